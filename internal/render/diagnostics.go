@@ -1,0 +1,122 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/airbusgeo/godal"
+)
+
+// diagnostics collects what GDAL says during one render and decides, per
+// message, whether it is an error.
+//
+// While opening, GDAL reports failures of drivers it merely probes (a JPEG's
+// EXIF block "is not a TIFF file"): those only explain a failed open. While
+// reading pixels, any failure is an error and so is any libjpeg warning,
+// since libjpeg warns ("premature end", "corrupt data") and then hands back
+// grey or garbage blocks: a wrong thumbnail written silently.
+type diagnostics struct {
+	mu   sync.Mutex
+	msgs []string
+	// source holds the first storage error a read callback reported.
+	source error
+	// corrupt is set by any libjpeg message, whenever it comes (libjpeg
+	// reports some damage while headers are parsed at open, some only
+	// when decoding finishes), and by libtiff losing the pixel index.
+	corrupt bool
+}
+
+func (d *diagnostics) add(ec godal.ErrorCategory, msg string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.msgs) < 8 {
+		d.msgs = append(d.msgs, msg)
+	}
+	if strings.Contains(msg, "libjpeg") || lostPixelIndex(msg) {
+		d.corrupt = true
+	}
+}
+
+// lostPixelIndex recognises libtiff dropping the tags that say where the
+// pixels are: whatever it reads afterwards is a guess, not the image.
+func lostPixelIndex(msg string) bool {
+	if !strings.Contains(msg, "ignored") {
+		return false
+	}
+	for _, tag := range []string{"StripOffsets", "StripByteCounts", "TileOffsets", "TileByteCounts"} {
+		if strings.Contains(msg, tag) {
+			return true
+		}
+	}
+	return false
+}
+
+// openFailed recognises the message godal raises when GDALOpen returned no
+// dataset and every earlier message had been let through.
+func openFailed(ec godal.ErrorCategory, msg string) bool {
+	return ec >= godal.CE_Failure && msg == "unknown error"
+}
+
+// corruption returns the data error for libjpeg damage seen so far, if any.
+func (d *diagnostics) corruption() error {
+	d.mu.Lock()
+	bad := d.corrupt
+	d.mu.Unlock()
+	if !bad {
+		return nil
+	}
+	return &Error{Class: ClassCorrupt, Msg: "damaged image data: " + d.summary(nil)}
+}
+
+func (d *diagnostics) lenient(ec godal.ErrorCategory, code int, msg string) error {
+	if ec >= godal.CE_Warning {
+		d.add(ec, msg)
+	}
+	if openFailed(ec, msg) {
+		return errors.New("GDAL could not open the file")
+	}
+	return nil
+}
+
+func (d *diagnostics) strict(ec godal.ErrorCategory, code int, msg string) error {
+	if ec < godal.CE_Warning {
+		return nil
+	}
+	d.add(ec, msg)
+	if ec >= godal.CE_Failure || strings.Contains(msg, "libjpeg") {
+		return errors.New(msg)
+	}
+	return nil
+}
+
+func (d *diagnostics) summary(err error) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.msgs) == 0 {
+		if err == nil {
+			return "no details"
+		}
+		return err.Error()
+	}
+	return strings.Join(d.msgs, "; ")
+}
+
+func (d *diagnostics) setSourceError(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.source == nil {
+		d.source = err
+	}
+}
+
+func (d *diagnostics) sourceError() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.source
+}
+
+func (d *diagnostics) readErr(err error) error {
+	return &Error{Class: ClassCorrupt, Msg: fmt.Sprintf("reading pixels: %s", d.summary(err))}
+}

@@ -1,0 +1,605 @@
+// Package render turns one image (GeoTIFF, COG, JPEG, PNG, WebP, ...) into
+// thumbnails with GDAL. It is the only package that talks to GDAL: it reads
+// only the overview level a thumbnail needs, decides bands, stretches
+// non-8-bit data, applies masks and EXIF orientation, and encodes outputs.
+package render
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/airbusgeo/godal"
+
+	"quicklook/internal/naming"
+)
+
+// Version changes whenever rendering changes what it writes, so outputs made
+// by an older renderer are no longer up to date.
+const Version = "1"
+
+// Config is process-wide GDAL set-up.
+type Config struct {
+	CacheMB   int // GDAL block cache
+	BlockSize int // read size of the VSI block cache, bytes
+}
+
+var initOnce sync.Once
+var initErr error
+
+// Init configures and registers GDAL once, before first use.
+func Init(cfg Config) error {
+	initOnce.Do(func() {
+		if cfg.CacheMB <= 0 {
+			cfg.CacheMB = 64
+		}
+		if cfg.BlockSize <= 0 {
+			cfg.BlockSize = 64 << 10
+		}
+		for k, v := range map[string]string{
+			"GDAL_CACHEMAX":          strconv.Itoa(cfg.CacheMB),
+			"GDAL_PAM_ENABLED":       "NO", // no .aux.xml next to /vsimem/ outputs
+			"GDAL_NUM_THREADS":       "1",  // the job runs one item per worker
+			"CPL_VSIL_CURL_USE_HEAD": "NO",
+		} {
+			if _, set := os.LookupEnv(k); !set {
+				os.Setenv(k, v)
+			}
+		}
+		godal.RegisterAll()
+		initErr = registerVSI(cfg.BlockSize, 4*cfg.BlockSize)
+	})
+	return initErr
+}
+
+// Bands chooses which bands make the picture.
+type Bands struct {
+	Auto bool
+	List []int // 1-based; one (grey) or three (RGB)
+}
+
+// ParseBands parses auto, natural (1,2,3), cir (4,1,2) or a list like 3,2,1 or 1.
+func ParseBands(s string) (Bands, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return Bands{Auto: true}, nil
+	case "natural":
+		return Bands{List: []int{1, 2, 3}}, nil
+	case "cir":
+		return Bands{List: []int{4, 1, 2}}, nil
+	}
+	var list []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return Bands{}, fmt.Errorf("bands %q: want auto, natural, cir or 1-based band numbers like 3,2,1", s)
+		}
+		list = append(list, n)
+	}
+	if len(list) != 1 && len(list) != 3 {
+		return Bands{}, fmt.Errorf("bands %q: give one band (grey) or three (red,green,blue)", s)
+	}
+	return Bands{List: list}, nil
+}
+
+func (b Bands) String() string {
+	if b.Auto {
+		return "auto"
+	}
+	s := make([]string, len(b.List))
+	for i, n := range b.List {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+// Options are the render settings; their Hash is recorded with every output.
+type Options struct {
+	Profiles    []naming.Profile
+	Bands       Bands
+	Scale       *[2]float64 // fixed stretch for non-8-bit data; nil: percentiles
+	Percentiles [2]float64  // default 2, 98
+	Quality     int         // JPEG and WebP quality
+	Background  [3]uint8    // behind transparency in JPEG
+	MaxPixels   int64       // refuse reads of a level larger than this
+}
+
+// Defaults fills unset options.
+func (o Options) Defaults() Options {
+	if len(o.Profiles) == 0 {
+		o.Profiles = []naming.Profile{naming.DefaultProfile}
+	}
+	if !o.Bands.Auto && len(o.Bands.List) == 0 {
+		o.Bands.Auto = true
+	}
+	if o.Percentiles == [2]float64{} {
+		o.Percentiles = [2]float64{2, 98}
+	}
+	if o.Quality == 0 {
+		o.Quality = 85
+	}
+	if o.MaxPixels == 0 {
+		o.MaxPixels = 200_000_000
+	}
+	return o
+}
+
+// Hash identifies everything that changes the pixels written for a profile.
+func (o Options) Hash(p naming.Profile) string {
+	scale := "pct"
+	if o.Scale != nil {
+		scale = fmt.Sprintf("%g,%g", o.Scale[0], o.Scale[1])
+	} else {
+		scale += fmt.Sprintf("%g,%g", o.Percentiles[0], o.Percentiles[1])
+	}
+	s := fmt.Sprintf("v%s|%s|bands=%s|scale=%s|q=%d|bg=%v", Version, p, o.Bands, scale, o.Quality, o.Background)
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:8])
+}
+
+// Output is one encoded thumbnail.
+type Output struct {
+	Profile naming.Profile
+	Data    []byte
+	Width   int
+	Height  int
+}
+
+// Result is what one render did.
+type Result struct {
+	Outputs []Output
+	Width   int // source size
+	Height  int
+	// Level is the resolution read: 0 full resolution, k the k-th largest overview.
+	Level       int
+	LevelWidth  int
+	LevelHeight int
+}
+
+// Error classes recorded in manifests.
+const (
+	ClassUnsupported = "unsupported" // not an image GDAL can read, or a kind we do not render
+	ClassCorrupt     = "corrupt"     // recognised but broken data
+	ClassTooLarge    = "too_large"   // over --max-pixels even after overviews
+	ClassEmpty       = "empty"       // zero bytes or zero pixels
+	ClassBands       = "bands"       // requested bands the image does not have
+)
+
+// Error is a data error: the image cannot be rendered as asked.
+type Error struct {
+	Class string
+	Msg   string
+}
+
+func (e *Error) Error() string { return e.Class + ": " + e.Msg }
+
+func dataErr(class, format string, a ...any) error {
+	return &Error{Class: class, Msg: fmt.Sprintf(format, a...)}
+}
+
+// Render reads key (and the sidecars listed in siblings) from src and returns
+// one output per profile. Data errors are *Error; other errors come from the
+// source (storage, deadline) and are returned as they are.
+func Render(ctx context.Context, src Source, key string, siblings []string, opt Options) (*Result, error) {
+	opt = opt.Defaults()
+	diag := &diagnostics{}
+	vpath, detach := attach(trackedSource{src, diag}, key, siblings...)
+	defer detach()
+
+	// SiblingFiles() with no names lets GDAL ask /vsiql/ for them (see vsi.go).
+	ds, err := godal.Open(vpath, godal.RasterOnly(), godal.SiblingFiles(), godal.ErrLogger(diag.lenient))
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		if srcErr := diag.sourceError(); srcErr != nil {
+			return nil, srcErr
+		}
+		return nil, dataErr(ClassUnsupported, "not a readable image: %s", diag.summary(err))
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			ds.Close(godal.ErrLogger(diag.lenient))
+		}
+	}()
+
+	st := ds.Structure()
+	if st.SizeX <= 0 || st.SizeY <= 0 || st.NBands == 0 {
+		return nil, dataErr(ClassEmpty, "image has %dx%d pixels and %d bands", st.SizeX, st.SizeY, st.NBands)
+	}
+	if strings.HasPrefix(st.DataType.String(), "C") {
+		return nil, dataErr(ClassUnsupported, "complex %s data has no picture to show", st.DataType)
+	}
+	pick, err := chooseBands(ds, opt.Bands)
+	if err != nil {
+		return nil, err
+	}
+
+	maxW, maxH := 0, 0
+	for _, p := range opt.Profiles {
+		w, h := targetSize(st.SizeX, st.SizeY, p.Size)
+		maxW, maxH = max(maxW, w), max(maxH, h)
+	}
+	lvl := chooseLevel(ds.Bands()[pick.bands[0]], st.SizeX, st.SizeY, maxW, maxH)
+	if px := int64(lvl.w) * int64(lvl.h); px > opt.MaxPixels {
+		return nil, dataErr(ClassTooLarge, "reading %dx%d pixels (%.0f Mpx, level %d) is over --max-pixels %d", lvl.w, lvl.h, float64(px)/1e6, lvl.index, opt.MaxPixels)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	img, err := readPicture(ds, pick, lvl, maxW, maxH, opt, diag)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		if srcErr := diag.sourceError(); srcErr != nil {
+			return nil, srcErr
+		}
+		return nil, err
+	}
+	orientation, _ := strconv.Atoi(strings.TrimSpace(ds.Metadata("EXIF_Orientation")))
+	// Closing finishes the decoder, which is when libjpeg reports a truncated file.
+	closed = true
+	ds.Close(godal.ErrLogger(diag.lenient))
+	if err := diag.corruption(); err != nil {
+		return nil, err
+	}
+
+	res := &Result{Width: st.SizeX, Height: st.SizeY, Level: lvl.index, LevelWidth: lvl.w, LevelHeight: lvl.h}
+	for _, p := range opt.Profiles {
+		w, h := targetSize(st.SizeX, st.SizeY, p.Size)
+		out := orient(resize(img, w, h), orientation)
+		data, err := encode(out, p.Format, opt)
+		if err != nil {
+			return nil, err
+		}
+		res.Outputs = append(res.Outputs, Output{Profile: p, Data: data, Width: out.w, Height: out.h})
+	}
+	return res, nil
+}
+
+// picked is the band plan for one image (0-based band indexes).
+type picked struct {
+	bands   []int // 1 (grey) or 3 (RGB)
+	palette *godal.ColorTable
+	alpha   int // band used as alpha, -1 for none
+}
+
+func chooseBands(ds *godal.Dataset, want Bands) (picked, error) {
+	bands := ds.Bands()
+	n := len(bands)
+	p := picked{alpha: -1}
+	if !want.Auto {
+		for _, b := range want.List {
+			if b > n {
+				return p, dataErr(ClassBands, "band %d requested, the image has %d", b, n)
+			}
+			p.bands = append(p.bands, b-1)
+		}
+		return p, nil
+	}
+	// Alpha is honoured in photo formats only: in GeoTIFFs such as NAIP the
+	// 4th band is near-infrared even when tagged alpha.
+	photo := ds.Driver().ShortName() != "GTiff"
+	alphaAt := -1
+	for i, b := range bands {
+		if b.ColorInterp() == godal.CIAlpha {
+			alphaAt = i
+		}
+	}
+	switch {
+	case n >= 3:
+		r, g, bl := -1, -1, -1
+		for i, b := range bands {
+			switch b.ColorInterp() {
+			case godal.CIRed:
+				r = firstOf(r, i)
+			case godal.CIGreen:
+				g = firstOf(g, i)
+			case godal.CIBlue:
+				bl = firstOf(bl, i)
+			}
+		}
+		if r >= 0 && g >= 0 && bl >= 0 {
+			p.bands = []int{r, g, bl} // honours orders such as Blue,Green,Red
+		} else {
+			p.bands = []int{0, 1, 2}
+		}
+	default:
+		p.bands = []int{0}
+		if ct := bands[0].ColorTable(); bands[0].ColorInterp() == godal.CIPalette && len(ct.Entries) > 0 {
+			p.palette = &ct
+		}
+	}
+	if photo && alphaAt >= 0 && !contains(p.bands, alphaAt) {
+		p.alpha = alphaAt
+	}
+	return p, nil
+}
+
+func firstOf(cur, i int) int {
+	if cur >= 0 {
+		return cur
+	}
+	return i
+}
+
+func contains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// level is one resolution of the image: full (index 0) or an overview.
+type level struct {
+	index int
+	w, h  int
+}
+
+// chooseLevel picks the smallest resolution that still covers the largest
+// thumbnail, whatever order the file stores its overviews in.
+func chooseLevel(b godal.Band, w, h, tw, th int) level {
+	levels := []level{{0, w, h}}
+	for i, o := range b.Overviews() {
+		s := o.Structure()
+		if s.SizeX > 0 && s.SizeY > 0 {
+			levels = append(levels, level{i + 1, s.SizeX, s.SizeY})
+		}
+	}
+	sort.SliceStable(levels, func(i, j int) bool { return levels[i].w*levels[i].h > levels[j].w*levels[j].h })
+	best := levels[0]
+	for _, l := range levels[1:] {
+		// One pixel short is rounding in the overview, not a visible loss.
+		if l.w >= tw-1 && l.h >= th-1 {
+			best = l
+		}
+	}
+	return best
+}
+
+// bandAt returns the band at a level (0 full resolution, k the k-th overview).
+func bandAt(b godal.Band, lvl level) godal.Band {
+	if lvl.index == 0 {
+		return b
+	}
+	return b.Overviews()[lvl.index-1]
+}
+
+// readPicture reads the chosen bands at the chosen level into an RGBA image
+// of at least the largest thumbnail's size.
+//
+// When the level is near the thumbnail size it is read whole with average
+// resampling. When it is much larger (no usable overview) it is sampled with
+// nearest neighbour at twice the thumbnail size, which reads only the strips
+// or tiles it needs; area averaging then removes the aliasing.
+func readPicture(ds *godal.Dataset, p picked, lvl level, tw, th int, opt Options, diag *diagnostics) (rgba, error) {
+	alg := godal.Average
+	rw, rh := tw, th
+	if lvl.w > 4*tw || lvl.h > 4*th || p.palette != nil {
+		alg = godal.Nearest
+		rw, rh = min(lvl.w, 2*tw), min(lvl.h, 2*th)
+	}
+	bands := ds.Bands()
+	n := rw * rh
+	img := newRGBA(rw, rh)
+	valid := make([]bool, n)
+	for i := range valid {
+		valid[i] = true
+	}
+	// The window is the whole level; the buffer size sets the decimation.
+	readOpts := []godal.BandIOOption{godal.Window(lvl.w, lvl.h), godal.Resampling(alg), godal.ErrLogger(diag.strict)}
+
+	// Validity: nodata (a pixel is nodata when all its bands are), NaN,
+	// an internal mask, or a photo's alpha band.
+	first := bandAt(bands[p.bands[0]], lvl)
+	mflags := first.MaskFlags()
+	if mflags&0x02 != 0 && mflags&0x04 == 0 { // GMF_PER_DATASET without GMF_ALPHA: internal mask
+		m := make([]uint8, n)
+		if err := first.MaskBand().Read(0, 0, m, rw, rh, godal.Window(lvl.w, lvl.h), godal.Resampling(godal.Nearest), godal.ErrLogger(diag.strict)); err != nil {
+			return img, diag.readErr(err)
+		}
+		for i, v := range m {
+			valid[i] = v != 0
+		}
+	}
+	alpha := make([]uint8, n)
+	for i := range alpha {
+		alpha[i] = 255
+	}
+	if p.alpha >= 0 {
+		if err := bandAt(bands[p.alpha], lvl).Read(0, 0, alpha, rw, rh, readOpts...); err != nil {
+			return img, diag.readErr(err)
+		}
+	}
+
+	allNodata := make([]bool, n)
+	for i := range allNodata {
+		allNodata[i] = true
+	}
+	anyNodata := false
+	planes := make([][]uint8, len(p.bands))
+	byteData := first.Structure().DataType == godal.Byte
+	for c, bi := range p.bands {
+		band := bandAt(bands[bi], lvl)
+		nd, hasND := band.NoData()
+		anyNodata = anyNodata || hasND
+		plane := make([]uint8, n)
+		if byteData {
+			if err := band.Read(0, 0, plane, rw, rh, readOpts...); err != nil {
+				return img, diag.readErr(err)
+			}
+			for i, v := range plane {
+				if !hasND || float64(v) != nd {
+					allNodata[i] = false
+				}
+			}
+		} else {
+			vals := make([]float64, n)
+			if err := band.Read(0, 0, vals, rw, rh, readOpts...); err != nil {
+				return img, diag.readErr(err)
+			}
+			ok := make([]bool, n)
+			for i, v := range vals {
+				isND := math.IsNaN(v) || math.IsInf(v, 0) || (hasND && (v == nd || float64(float32(v)) == float64(float32(nd))))
+				ok[i] = valid[i] && !isND
+				if !isND {
+					allNodata[i] = false
+				}
+			}
+			lo, hi, found := 0.0, 0.0, false
+			if opt.Scale != nil {
+				lo, hi, found = opt.Scale[0], opt.Scale[1], true
+			} else {
+				lo, hi, found = percentiles(vals, ok, opt.Percentiles[0], opt.Percentiles[1])
+			}
+			if found {
+				for i, v := range vals {
+					if ok[i] {
+						plane[i] = stretchTo8(v, lo, hi)
+					}
+				}
+			}
+		}
+		planes[c] = plane
+	}
+	if anyNodata {
+		for i := range valid {
+			valid[i] = valid[i] && !allNodata[i]
+		}
+	}
+
+	for i := 0; i < n; i++ {
+		px := img.pix[4*i:]
+		switch {
+		case p.palette != nil:
+			e := p.palette.Entries
+			idx := int(planes[0][i])
+			if idx < len(e) {
+				px[0], px[1], px[2] = uint8(e[idx][0]), uint8(e[idx][1]), uint8(e[idx][2])
+				if e[idx][3] < 255 {
+					alpha[i] = min(alpha[i], uint8(max(e[idx][3], 0)))
+				}
+			}
+		case len(planes) == 1:
+			px[0], px[1], px[2] = planes[0][i], planes[0][i], planes[0][i]
+		default:
+			px[0], px[1], px[2] = planes[0][i], planes[1][i], planes[2][i]
+		}
+		px[3] = alpha[i]
+		if !valid[i] {
+			px[3] = 0
+		}
+	}
+	img.grey = len(planes) == 1 && p.palette == nil
+	return img, nil
+}
+
+// encode writes the image in the profile's format through GDAL's drivers.
+// JPEG never gets alpha (it is flattened) and never more than 3 bands.
+func encode(img rgba, f naming.Format, opt Options) ([]byte, error) {
+	transparent := !img.opaque()
+	var channels int
+	var driver string
+	var co []string
+	switch f {
+	case naming.JPEG:
+		if transparent {
+			img = flatten(img, opt.Background)
+		}
+		channels, driver = 3, "JPEG"
+		if img.grey {
+			channels = 1
+		}
+		co = []string{"-co", fmt.Sprintf("QUALITY=%d", opt.Quality)}
+	case naming.PNG:
+		driver = "PNG"
+		switch {
+		case img.grey && transparent:
+			channels = 2
+		case img.grey:
+			channels = 1
+		case transparent:
+			channels = 4
+		default:
+			channels = 3
+		}
+	case naming.WebP:
+		driver, channels = "WEBP", 3
+		if transparent {
+			channels = 4
+		}
+		co = []string{"-co", fmt.Sprintf("QUALITY=%d", opt.Quality)}
+	default:
+		return nil, fmt.Errorf("unknown format %q", f)
+	}
+	mem, err := godal.Create(godal.Memory, "", channels, godal.Byte, img.w, img.h)
+	if err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	defer mem.Close()
+	if err := mem.Write(0, 0, img.interleave(channels), img.w, img.h); err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	if channels == 2 || channels == 4 {
+		if err := mem.Bands()[channels-1].SetColorInterp(godal.CIAlpha); err != nil {
+			return nil, fmt.Errorf("encode: %w", err)
+		}
+	}
+	name := fmt.Sprintf("/vsimem/quicklook-%d.%s", nextID.Add(1), f.Ext())
+	defer godal.VSIUnlink(name)
+	out, err := mem.Translate(name, append([]string{"-of", driver}, co...))
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", f, err)
+	}
+	if err := out.Close(); err != nil {
+		return nil, fmt.Errorf("encode %s: %w", f, err)
+	}
+	return readVSIMem(name)
+}
+
+func readVSIMem(name string) ([]byte, error) {
+	f, err := godal.VSIOpen(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// trackedSource remembers the first storage failure, so a read that failed
+// because the network did is not recorded as a corrupt image.
+type trackedSource struct {
+	Source
+	diag *diagnostics
+}
+
+func (t trackedSource) Size(key string) (int64, error) {
+	n, err := t.Source.Size(key)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.diag.setSourceError(err)
+	}
+	return n, err
+}
+
+func (t trackedSource) ReadAt(key string, p []byte, off int64) (int, error) {
+	n, err := t.Source.ReadAt(key, p, off)
+	if err != nil && err != io.EOF {
+		t.diag.setSourceError(err)
+	}
+	return n, err
+}

@@ -1,0 +1,130 @@
+package render
+
+/*
+#cgo pkg-config: gdal
+#include <stdlib.h>
+int qlInstall(const char *prefix, size_t bufferSize, size_t cacheSize);
+void qlQuietGDAL(void);
+*/
+import "C"
+
+import (
+	"fmt"
+	"io"
+	pathpkg "path"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Source gives GDAL the bytes of one object and of its sidecars (.ovr,
+// .msk, .aux.xml), by key, through quicklook's storage layer: that is where
+// bytes are counted, deadlines apply and reads are ranged.
+type Source interface {
+	// Size fails with an error matching fs.ErrNotExist for keys that do not
+	// exist; GDAL probes sidecars with it.
+	Size(key string) (int64, error)
+	ReadAt(key string, p []byte, off int64) (int, error)
+}
+
+// vsiPrefix is where GDAL finds Sources: /vsiql/<render id>/<key>.
+const vsiPrefix = "/vsiql/"
+
+var (
+	sources sync.Map // render id -> attached
+	nextID  atomic.Uint64
+)
+
+type attached struct {
+	src      Source
+	siblings []string // base names of the object and its sidecars
+}
+
+type vsiRouter struct{}
+
+func (vsiRouter) lookup(name string) (Source, string, error) {
+	rest := strings.TrimPrefix(name, vsiPrefix)
+	id, key, ok := strings.Cut(rest, "/")
+	if !ok {
+		return nil, "", fmt.Errorf("malformed path %q", name)
+	}
+	a, ok := sources.Load(id)
+	if !ok {
+		return nil, "", fmt.Errorf("no open source for %q", name)
+	}
+	return a.(attached).src, key, nil
+}
+
+func (r vsiRouter) Size(name string) (int64, error) {
+	s, key, err := r.lookup(name)
+	if err != nil {
+		return -1, err
+	}
+	return s.Size(key)
+}
+
+func (r vsiRouter) ReadAt(name string, p []byte, off int64) (int, error) {
+	s, key, err := r.lookup(name)
+	if err != nil {
+		return 0, err
+	}
+	return s.ReadAt(key, p, off)
+}
+
+// attach makes src readable by GDAL under a fresh path until detach is
+// called; siblings are the keys of sidecar files GDAL may open with it.
+func attach(src Source, key string, siblings ...string) (path string, detach func()) {
+	id := fmt.Sprint(nextID.Add(1))
+	names := []string{pathpkg.Base(key)}
+	for _, s := range siblings {
+		names = append(names, pathpkg.Base(s))
+	}
+	sources.Store(id, attached{src: src, siblings: names})
+	return vsiPrefix + id + "/" + key, func() { sources.Delete(id) }
+}
+
+// registerVSI installs /vsiql/ with GDAL's plugin API rather than godal's
+// Go handler, whose multi-range read (which GTiff uses even for one range)
+// returns unfilled buffers in v0.0.18.
+func registerVSI(blockSize, cacheSize int) error {
+	C.qlQuietGDAL()
+	// GDAL 3.6 keeps the prefix pointer: it is never freed.
+	prefix := C.CString(vsiPrefix)
+	if C.qlInstall(prefix, C.size_t(blockSize), C.size_t(cacheSize)) != 0 {
+		return fmt.Errorf("installing the %s file system in GDAL failed", vsiPrefix)
+	}
+	return nil
+}
+
+//export qlSize
+func qlSize(name *C.char) C.longlong {
+	n, err := vsiRouter{}.Size(C.GoString(name))
+	if err != nil {
+		return -1
+	}
+	return C.longlong(n)
+}
+
+//export qlSiblings
+func qlSiblings(name *C.char) *C.char {
+	rest := strings.TrimPrefix(C.GoString(name), vsiPrefix)
+	id, _, _ := strings.Cut(rest, "/")
+	a, ok := sources.Load(id)
+	if !ok {
+		return nil
+	}
+	return C.CString(strings.Join(a.(attached).siblings, "\n"))
+}
+
+//export qlRead
+func qlRead(name *C.char, buf unsafe.Pointer, off, n C.longlong) C.longlong {
+	p := unsafe.Slice((*byte)(buf), int(n))
+	got, err := vsiRouter{}.ReadAt(C.GoString(name), p, int64(off))
+	if err != nil && got == 0 && !isEOF(err) {
+		return -1
+	}
+	return C.longlong(got)
+}
+
+func isEOF(err error) bool { return err == io.EOF }

@@ -1,0 +1,148 @@
+// Package storage is quicklook's one view of where imagery and thumbnails
+// live: a local folder or an S3 bucket, behind the same Store interface with
+// the same listing order, delimiter semantics and error kinds.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Object describes one stored object as a listing or Stat reports it.
+type Object struct {
+	Key     string
+	Size    int64
+	ETag    string // opaque; changes whenever the content changes
+	ModTime time.Time
+	// Metadata and ContentType are filled by Stat only (listings do not carry them).
+	Metadata    map[string]string
+	ContentType string
+}
+
+// Entry is one listing result: an object, or (with a delimiter) a common prefix.
+type Entry struct {
+	Object
+	// CommonPrefix is set instead of Object when the delimiter grouped keys.
+	CommonPrefix string
+}
+
+// PutOptions are the attributes written with an object.
+type PutOptions struct {
+	ContentType  string
+	CacheControl string
+	Metadata     map[string]string
+}
+
+// Store is a bucket-like key space. Keys are relative to the store's base.
+type Store interface {
+	// List calls fn for every object under prefix in lexical (byte) key order.
+	// With a non-empty delimiter, keys holding the delimiter after the prefix
+	// are grouped into one CommonPrefix entry each, as S3 does.
+	List(ctx context.Context, prefix, delimiter string, fn func(Entry) error) error
+	// ReadAt reads len(p) bytes at off; it returns io.EOF with fewer bytes at the end.
+	ReadAt(ctx context.Context, key string, p []byte, off int64) (int, error)
+	// Get opens the whole object for streaming.
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	// Stat returns the object's attributes and metadata.
+	Stat(ctx context.Context, key string) (Object, error)
+	// Put writes the whole object atomically: readers see the old or the new one.
+	Put(ctx context.Context, key string, data []byte, opts PutOptions) error
+	// Delete removes the objects; missing keys are not an error.
+	Delete(ctx context.Context, keys ...string) error
+	// URL is the store's location as the user would type it.
+	URL() string
+}
+
+// Error kinds callers decide on (exit codes, retries, manifest classes).
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrInvalid   = errors.New("invalid key")
+	ErrDenied    = errors.New("access denied")
+	ErrNoBucket  = errors.New("no such bucket or folder")
+	ErrTransient = errors.New("transient storage failure")
+)
+
+// OpError names the store, operation and key of a failure, so logs and
+// manifests say exactly what went wrong where.
+type OpError struct {
+	Op    string // list, read, get, stat, put, delete
+	Store string
+	Key   string
+	Kind  error // one of the Err* kinds, or nil when unclassified
+	Err   error
+}
+
+func (e *OpError) Error() string {
+	loc := e.Store
+	if e.Key != "" {
+		loc = strings.TrimSuffix(e.Store, "/") + "/" + e.Key
+	}
+	return fmt.Sprintf("%s %s: %v", e.Op, loc, e.Err)
+}
+
+func (e *OpError) Unwrap() []error {
+	if e.Kind == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+// ValidateKey refuses keys that could escape a local root or that no store
+// can hold consistently: empty, absolute, NUL, backslash, "." or ".." segments,
+// empty segments.
+func ValidateKey(key string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("%w: empty key", ErrInvalid)
+	case strings.ContainsRune(key, 0):
+		return fmt.Errorf("%w: key %q contains NUL", ErrInvalid, key)
+	case strings.HasPrefix(key, "/"):
+		return fmt.Errorf("%w: key %q is absolute", ErrInvalid, key)
+	case strings.ContainsRune(key, '\\'):
+		return fmt.Errorf("%w: key %q contains a backslash", ErrInvalid, key)
+	}
+	for _, seg := range strings.Split(key, "/") {
+		switch seg {
+		case "..":
+			return fmt.Errorf("%w: key %q escapes the root with \"..\"", ErrInvalid, key)
+		case ".":
+			return fmt.Errorf("%w: key %q has a \".\" segment", ErrInvalid, key)
+		}
+	}
+	if strings.Contains(strings.TrimSuffix(key, "/"), "//") {
+		return fmt.Errorf("%w: key %q has an empty path segment", ErrInvalid, key)
+	}
+	return nil
+}
+
+// ValidatePrefix is ValidateKey for listing prefixes, where "" means everything.
+func ValidatePrefix(prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	return ValidateKey(prefix)
+}
+
+// Open returns the store for a location: s3://BUCKET[/BASE/], file:///abs,
+// or a local folder path.
+func Open(ctx context.Context, location string, opts OpenOptions) (Store, error) {
+	switch {
+	case strings.HasPrefix(location, "s3://"):
+		return nil, fmt.Errorf("%s: S3 locations are not supported by this build", location)
+	case strings.Contains(location, "://") && !strings.HasPrefix(location, "file://"):
+		return nil, fmt.Errorf("%s: unknown scheme (use s3://BUCKET/BASE/, file:///path or a folder path)", location)
+	}
+	return OpenLocal(strings.TrimPrefix(location, "file://"), opts.Create)
+}
+
+// OpenOptions tune Open.
+type OpenOptions struct {
+	// Create makes a missing local folder (destinations); sources must exist.
+	Create bool
+	// RequesterPays sends x-amz-request-payer on every call (S3 only).
+	RequesterPays bool
+}

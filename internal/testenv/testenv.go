@@ -1,0 +1,70 @@
+// Package testenv finds what tests need outside the module (the shared real
+// imagery, GDAL's command-line tools) and decides what happens when it is
+// missing: a skip on a developer's clone, a failure under CI=true, where a
+// skipped test would be a hidden hole.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// InCI reports whether missing prerequisites must fail the run.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// Missing skips or fails the test for a missing prerequisite.
+func Missing(t testing.TB, what string) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("%s is missing and CI=true: this test must run in CI", what)
+	}
+	t.Skipf("%s is missing; skipping (it is required when CI=true)", what)
+}
+
+// RealData returns the folder of real-world test imagery: $QUICKLOOK_TESTDATA,
+// or shared/testdata/real beside the checkout.
+func RealData(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("QUICKLOOK_TESTDATA"); d != "" {
+		if _, err := os.Stat(filepath.Join(d, "manifest.json")); err == nil {
+			return d
+		}
+	}
+	root := ModuleRoot(t)
+	d := filepath.Join(root, "..", "shared", "testdata", "real")
+	if _, err := os.Stat(filepath.Join(d, "manifest.json")); err != nil {
+		Missing(t, "../shared/testdata/real (real test imagery beside the checkout)")
+	}
+	return d
+}
+
+// ModuleRoot is the folder holding go.mod.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test's folder")
+		}
+		dir = parent
+	}
+}
+
+// Tool returns the path of a command-line tool (gdal_translate, ...).
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, name+" (install with scripts/setup.sh)")
+	}
+	return p
+}
