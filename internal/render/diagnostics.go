@@ -29,6 +29,10 @@ type diagnostics struct {
 }
 
 func (d *diagnostics) add(ec godal.ErrorCategory, msg string) {
+	msg = strings.TrimSpace(strings.Replace(msg, libjpegHint, "", 1))
+	if msg == "unknown error" {
+		return // godal's filler after a failed open: the real messages came first
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.msgs) < 8 {
@@ -52,6 +56,9 @@ func lostPixelIndex(msg string) bool {
 	}
 	return false
 }
+
+// libjpegHint is GDAL's advice appended to every libjpeg warning.
+const libjpegHint = "(this warning can be turned as an error by setting GDAL_ERROR_ON_LIBJPEG_WARNING to TRUE)"
 
 // openFailed recognises the message godal raises when GDALOpen returned no
 // dataset and every earlier message had been let through.

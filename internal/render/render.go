@@ -147,6 +147,18 @@ func (o Options) Hash(p naming.Profile) string {
 	return hex.EncodeToString(h[:8])
 }
 
+// RunHash identifies all settings of a run, including those that decide
+// whether an image can be rendered at all (--max-pixels): a recorded data
+// error stands until the source or these settings change.
+func (o Options) RunHash() string {
+	s := fmt.Sprintf("%d", o.MaxPixels)
+	for _, p := range o.Profiles {
+		s += "|" + o.Hash(p)
+	}
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:8])
+}
+
 // Output is one encoded thumbnail.
 type Output struct {
 	Profile naming.Profile

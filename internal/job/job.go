@@ -1,0 +1,393 @@
+// Package job builds the thumbnails of one prefix: one listing of the
+// source and of the destination, a plan of what is missing or outdated,
+// a pool of render workers, and a manifest with a summary at the end.
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"quicklook/internal/manifest"
+	"quicklook/internal/naming"
+	"quicklook/internal/render"
+	"quicklook/internal/storage"
+)
+
+// Exit codes: the job definition's retry strategy is built on them.
+const (
+	ExitOK        = 0
+	ExitUsage     = 2  // bad flag, missing bucket, access denied: no retry
+	ExitData      = 3  // data errors above --max-failure-rate: no retry
+	ExitTransient = 75 // interrupted or transient failure: retry
+)
+
+// Error classes the job adds to the renderer's.
+const (
+	ClassTimeout     = "timeout"     // ran past --item-timeout
+	ClassInterrupted = "interrupted" // the run stopped before this item finished
+	ClassIO          = "io"          // storage failure (transient)
+	ClassGone        = "gone"        // listed, then deleted before it was read
+)
+
+// Config is one job run.
+type Config struct {
+	Source, Dest storage.Store
+	Prefix       string
+	Render       render.Options
+	Extensions   []string
+	Concurrency  int
+	ItemTimeout  time.Duration
+	// DrainTimeout bounds how long in-flight items may finish after a stop.
+	DrainTimeout   time.Duration
+	MaxFailureRate float64
+	Prune          bool
+	CacheControl   string
+	JobName        string // default: manifest.JobName(Prefix)
+	Attempt        string // names this run's manifest (Batch attempt)
+	Log            *slog.Logger
+	Progress       Progress
+}
+
+// Progress receives the run's advance; see progress.go.
+type Progress interface {
+	Start(total int)
+	Done(r manifest.Record)
+	Finish()
+}
+
+// Result is the run's outcome.
+type Result struct {
+	Summary  manifest.Summary
+	ExitCode int
+}
+
+// ConfigError marks failures that retrying cannot fix (exit 2).
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// classify turns a storage failure before any work into exit 2 or 75.
+func classify(err error) error {
+	if errors.Is(err, storage.ErrDenied) || errors.Is(err, storage.ErrNoBucket) || errors.Is(err, storage.ErrInvalid) {
+		return &ConfigError{err}
+	}
+	return err
+}
+
+// Run builds the thumbnails. stop is cancelled on SIGTERM: no new item
+// starts, in-flight items get DrainTimeout, then the manifest is written and
+// the run reports ExitTransient. A returned error means no manifest could be
+// written; a *ConfigError among them means exit 2.
+func Run(stop context.Context, cfg Config) (*Result, error) {
+	c := cfg.withDefaults()
+	log := c.Log
+	started := time.Now()
+	sum := manifest.Summary{Job: c.JobName, Source: c.Source.URL(), Prefix: c.Prefix, Dest: c.Dest.URL(), Started: started}
+
+	// Bookkeeping calls use their own context so a stop does not lose the manifest.
+	work := context.WithoutCancel(stop)
+	l, err := c.listSource(work)
+	if err != nil {
+		return nil, classify(fmt.Errorf("listing source: %w", err))
+	}
+	log.Info("listed source", "sources", len(l.sources), "ignored", l.ignored, "prefix", c.Prefix)
+	destObjs := map[string]storage.Object{}
+	err = c.Dest.List(work, c.Prefix, "", func(e storage.Entry) error {
+		destObjs[e.Key] = e.Object
+		return nil
+	})
+	if err != nil {
+		return nil, classify(fmt.Errorf("listing destination: %w", err))
+	}
+	last, lastKey, err := manifest.Last(work, c.Dest, c.JobName)
+	if err != nil {
+		return nil, classify(fmt.Errorf("reading the last manifest: %w", err))
+	}
+	items, err := c.plan(work, l, destObjs, last)
+	if err != nil {
+		return nil, classify(fmt.Errorf("planning: %w", err))
+	}
+
+	var records []manifest.Record
+	var todo []*item
+	for _, it := range items {
+		if it.failed != nil {
+			records = append(records, *it.failed)
+			continue
+		}
+		if len(it.todo) == 0 {
+			records = append(records, manifest.Record{Key: it.obj.Key, ETag: it.obj.ETag, Size: it.obj.Size, Status: manifest.Skipped, Outputs: it.kept})
+			continue
+		}
+		todo = append(todo, it)
+	}
+	log.Info("planned", "to_render", len(todo), "up_to_date", len(records), "destination_objects", len(destObjs), "last_manifest", lastKey)
+
+	c.Progress.Start(len(todo))
+	done := c.renderAll(stop, todo)
+	c.Progress.Finish()
+	records = append(records, done...)
+
+	if c.Prune {
+		pr, err := c.prune(work, l, destObjs, last)
+		if err != nil {
+			return nil, classify(fmt.Errorf("pruning: %w", err))
+		}
+		records = append(records, pr...)
+	}
+
+	sort.Slice(records, func(i, j int) bool { return records[i].Key < records[j].Key })
+	transient := 0
+	for _, r := range records {
+		sum.Count(r)
+		switch r.ErrorClass {
+		case ClassIO, ClassInterrupted:
+			transient++
+		}
+	}
+	sum.Ignored = l.ignored
+	sum.Interrupted = stop.Err() != nil
+	sum.Finished = time.Now()
+	dataFailures := sum.Failed - transient
+	switch {
+	case sum.Interrupted || transient > 0:
+		sum.ExitCode = ExitTransient
+	case sum.Sources > 0 && float64(dataFailures)/float64(sum.Sources) > c.MaxFailureRate:
+		sum.ExitCode = ExitData
+	default:
+		sum.ExitCode = ExitOK
+	}
+	stamp := manifest.Stamp(started, c.Attempt)
+	writeCtx, cancel := context.WithTimeout(work, 30*time.Second)
+	defer cancel()
+	if err := manifest.Write(writeCtx, c.Dest, c.JobName, stamp, records, &sum); err != nil {
+		return nil, err
+	}
+	return &Result{Summary: sum, ExitCode: sum.ExitCode}, nil
+}
+
+func (c Config) withDefaults() Config {
+	c.Render = c.Render.Defaults()
+	if len(c.Extensions) == 0 {
+		c.Extensions = DefaultExtensions
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 1
+	}
+	if c.ItemTimeout <= 0 {
+		c.ItemTimeout = 2 * time.Minute
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 20 * time.Second
+	}
+	if c.JobName == "" {
+		c.JobName = manifest.JobName(c.Prefix)
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Progress == nil {
+		c.Progress = nopProgress{}
+	}
+	return c
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Start(int)            {}
+func (nopProgress) Done(manifest.Record) {}
+func (nopProgress) Finish()              {}
+
+// renderAll runs the workers. After stop, queued items are recorded as
+// interrupted; in-flight ones may finish within DrainTimeout.
+func (c *Config) renderAll(stop context.Context, todo []*item) []manifest.Record {
+	// Items read with this context: it outlives stop by DrainTimeout.
+	itemsCtx, cancelItems := context.WithCancel(context.WithoutCancel(stop))
+	defer cancelItems()
+	go func() {
+		select {
+		case <-stop.Done():
+			t := time.NewTimer(c.DrainTimeout)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				cancelItems()
+			case <-itemsCtx.Done():
+			}
+		case <-itemsCtx.Done():
+		}
+	}()
+
+	queue := make(chan *item)
+	results := make([]manifest.Record, len(todo))
+	index := map[*item]int{}
+	for i, it := range todo {
+		index[it] = i
+	}
+	var started atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < c.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range queue {
+				rec := c.renderOne(itemsCtx, it)
+				results[index[it]] = rec
+				c.Progress.Done(rec)
+			}
+		}()
+	}
+feed:
+	for _, it := range todo {
+		select {
+		case <-stop.Done():
+			break feed
+		case queue <- it:
+			started.Add(1)
+		}
+	}
+	close(queue)
+	wg.Wait()
+	for i := int(started.Load()); i < len(todo); i++ {
+		it := todo[i]
+		results[i] = manifest.Record{Key: it.obj.Key, ETag: it.obj.ETag, Size: it.obj.Size, Status: manifest.Failed,
+			ErrorClass: ClassInterrupted, Error: "the run was stopped before this item started", Outputs: it.kept}
+	}
+	return results
+}
+
+// renderOne renders and writes one item's missing outputs.
+func (c *Config) renderOne(ctx context.Context, it *item) manifest.Record {
+	t0 := time.Now()
+	rec := manifest.Record{Key: it.obj.Key, ETag: it.obj.ETag, Size: it.obj.Size, Settings: c.Render.RunHash()}
+	fail := func(class, msg string) manifest.Record {
+		rec.Status, rec.ErrorClass, rec.Error = manifest.Failed, class, msg
+		rec.Millis = time.Since(t0).Milliseconds()
+		c.Log.Warn("item failed", "key", it.obj.Key, "class", class, "error", msg)
+		return rec
+	}
+	if it.obj.Size == 0 {
+		return fail(render.ClassEmpty, "zero-byte object")
+	}
+	itemCtx, cancel := context.WithTimeout(ctx, c.ItemTimeout)
+	defer cancel()
+	src := &itemSource{ctx: itemCtx, store: c.Source, sizes: it.sizes}
+	opts := c.Render
+	opts.Profiles = it.todo
+
+	type outcome struct {
+		res *render.Result
+		err error
+	}
+	ch := make(chan outcome, 1)
+	go func() {
+		res, err := render.Render(itemCtx, src, it.obj.Key, it.siblings, opts)
+		ch <- outcome{res, err}
+	}()
+	var out outcome
+	select {
+	case out = <-ch:
+	case <-itemCtx.Done():
+		// GDAL cannot be interrupted mid-decode: reads fail from now on, and
+		// if it still does not return, the item is abandoned to finish alone.
+		select {
+		case out = <-ch:
+		case <-time.After(2 * time.Second):
+			out.err = itemCtx.Err()
+		}
+	}
+	rec.BytesRead = src.bytes.Load()
+	if out.err != nil {
+		var de *render.Error
+		switch {
+		case errors.As(out.err, &de):
+			return fail(de.Class, de.Msg)
+		case ctx.Err() != nil:
+			return fail(ClassInterrupted, "the run was stopped while this item was rendering")
+		case errors.Is(out.err, context.DeadlineExceeded):
+			return fail(ClassTimeout, fmt.Sprintf("rendering took longer than --item-timeout %s", c.ItemTimeout))
+		case errors.Is(out.err, storage.ErrNotFound):
+			return fail(ClassGone, out.err.Error())
+		default:
+			return fail(ClassIO, out.err.Error())
+		}
+	}
+	level := out.res.Level
+	rec.Level = &level
+	rec.Outputs = append(rec.Outputs, it.kept...)
+	for _, o := range out.res.Outputs {
+		key := naming.OutputKey("", it.obj.Key, o.Profile)
+		settings := c.Render.Hash(o.Profile)
+		err := c.Dest.Put(ctx, key, o.Data, storage.PutOptions{
+			ContentType:  o.Profile.Format.ContentType(),
+			CacheControl: c.CacheControl,
+			Metadata:     map[string]string{MetaSourceETag: it.obj.ETag, MetaSourceKey: it.obj.Key, MetaSettings: settings},
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return fail(ClassInterrupted, "the run was stopped while writing outputs")
+			}
+			return fail(ClassIO, err.Error())
+		}
+		rec.Outputs = append(rec.Outputs, manifest.Output{Key: key, Width: o.Width, Height: o.Height, Bytes: int64(len(o.Data)), Settings: settings})
+	}
+	sort.Slice(rec.Outputs, func(i, j int) bool { return rec.Outputs[i].Key < rec.Outputs[j].Key })
+	rec.Status = manifest.Created
+	if it.existing {
+		rec.Status = manifest.Updated
+	}
+	rec.Millis = time.Since(t0).Milliseconds()
+	return rec
+}
+
+// prune deletes the outputs of vanished sources, one record per source.
+func (c *Config) prune(ctx context.Context, l *listing, destObjs map[string]storage.Object, last map[string]manifest.Record) ([]manifest.Record, error) {
+	gone, err := c.prunable(ctx, l, destObjs, last)
+	if err != nil {
+		return nil, err
+	}
+	var out []manifest.Record
+	for src, keys := range gone {
+		if err := c.Dest.Delete(ctx, keys...); err != nil {
+			return nil, err
+		}
+		rec := manifest.Record{Key: src, Status: manifest.Pruned}
+		for _, k := range keys {
+			rec.Outputs = append(rec.Outputs, manifest.Output{Key: k, Bytes: destObjs[k].Size})
+		}
+		c.Log.Info("pruned", "source", src, "outputs", keys)
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// itemSource serves one item's object and sidecars to the renderer, counts
+// the bytes read and applies the item's deadline to every read. Sizes come
+// from the listing, so GDAL's probes for sidecars cost no request.
+type itemSource struct {
+	ctx   context.Context
+	store storage.Store
+	sizes map[string]int64 // read-only after construction
+	bytes atomic.Int64
+}
+
+func (s *itemSource) Size(key string) (int64, error) {
+	if n, ok := s.sizes[key]; ok {
+		return n, nil
+	}
+	return -1, fs.ErrNotExist
+}
+
+func (s *itemSource) ReadAt(key string, p []byte, off int64) (int, error) {
+	n, err := s.store.ReadAt(s.ctx, key, p, off)
+	s.bytes.Add(int64(n))
+	return n, err
+}

@@ -1,0 +1,241 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"path"
+	"sort"
+	"strings"
+
+	"quicklook/internal/manifest"
+	"quicklook/internal/naming"
+	"quicklook/internal/storage"
+)
+
+// Metadata keys written with every thumbnail.
+const (
+	MetaSourceETag = "quicklook-source-etag"
+	MetaSourceKey  = "quicklook-source-key"
+	MetaSettings   = "quicklook-settings"
+)
+
+// DefaultExtensions are the source extensions rendered unless --ext says otherwise.
+var DefaultExtensions = []string{"tif", "tiff", "jpg", "jpeg", "png", "webp", "jp2", "gif"}
+
+// item is one source object and what it needs.
+type item struct {
+	obj      storage.Object
+	siblings []string         // sidecar keys (.ovr, .msk, .aux.xml) from the listing
+	sizes    map[string]int64 // the object's and its sidecars' sizes, from the listing
+	todo     []naming.Profile // profiles to render; empty when up to date
+	existing bool             // some output already existed (updated, not created)
+	kept     []manifest.Output
+	// failed carries a data error forward: the same bytes with the same
+	// settings fail the same way, so they are not decoded again.
+	failed *manifest.Record
+}
+
+// listing is what one listing of the source prefix shows.
+type listing struct {
+	sources []storage.Object
+	sizes   map[string]int64 // every listed key, sources and sidecars
+	all     []string         // every listed key, sorted
+	ignored int
+}
+
+func (c *Config) isSource(key string) bool {
+	if strings.HasPrefix(key, manifest.Dir) {
+		return false
+	}
+	for _, p := range c.Render.Profiles {
+		if strings.HasSuffix(key, p.Suffix()) {
+			return false // a thumbnail written into the source tree
+		}
+	}
+	ext := strings.ToLower(strings.TrimPrefix(path.Ext(key), "."))
+	for _, e := range c.Extensions {
+		if ext == e {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Config) listSource(ctx context.Context) (*listing, error) {
+	l := &listing{sizes: map[string]int64{}}
+	err := c.Source.List(ctx, c.Prefix, "", func(e storage.Entry) error {
+		l.sizes[e.Key] = e.Size
+		l.all = append(l.all, e.Key)
+		if c.isSource(e.Key) {
+			l.sources = append(l.sources, e.Object)
+		} else if !strings.HasPrefix(e.Key, manifest.Dir) {
+			l.ignored++
+		}
+		return nil
+	})
+	return l, err
+}
+
+// siblingsOf finds sidecars of key in the sorted listing: keys that extend
+// the key or its extension-less stem with a dot (x.tif.ovr, x.aux.xml).
+func (l *listing) siblingsOf(key string) []string {
+	var out []string
+	for _, stem := range uniq(key+".", naming.StripExt(key)+".") {
+		i := sort.SearchStrings(l.all, stem)
+		for ; i < len(l.all) && strings.HasPrefix(l.all[i], stem); i++ {
+			if l.all[i] != key && !contains(out, l.all[i]) {
+				out = append(out, l.all[i])
+			}
+		}
+	}
+	return out
+}
+
+func uniq(a, b string) []string {
+	if a == b {
+		return []string{a}
+	}
+	return []string{a, b}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// plan decides, from one listing of the destination and the last manifest,
+// which profiles of each source need rendering. Only outputs that exist but
+// that the manifest does not vouch for are checked one by one (their
+// metadata), which happens after a lost manifest, not in a normal rerun.
+func (c *Config) plan(ctx context.Context, l *listing, destObjs map[string]storage.Object, last map[string]manifest.Record) ([]*item, error) {
+	items := make([]*item, 0, len(l.sources))
+	for _, src := range l.sources {
+		it := &item{obj: src, siblings: l.siblingsOf(src.Key), sizes: map[string]int64{src.Key: src.Size}}
+		for _, s := range it.siblings {
+			it.sizes[s] = l.sizes[s]
+		}
+		rec, known := last[src.Key]
+		if known && rec.Status == manifest.Failed && rec.ETag == src.ETag && rec.Settings == c.Render.RunHash() && permanent(rec.ErrorClass) {
+			carried := rec
+			carried.BytesRead, carried.Millis = 0, 0
+			it.failed = &carried
+			items = append(items, it)
+			continue
+		}
+		for _, p := range c.Render.Profiles {
+			key := naming.OutputKey("", src.Key, p)
+			settings := c.Render.Hash(p)
+			dst, exists := destObjs[key]
+			if !exists {
+				it.todo = append(it.todo, p)
+				continue
+			}
+			it.existing = true
+			if known && rec.ETag == src.ETag && vouches(rec, key, settings, dst.Size) {
+				it.kept = append(it.kept, outputOf(rec, key))
+				continue
+			}
+			if !known || rec.Status == manifest.Failed {
+				st, err := c.Dest.Stat(ctx, key)
+				if err != nil && !errors.Is(err, storage.ErrNotFound) {
+					return nil, err
+				}
+				if err == nil && st.Metadata[MetaSourceETag] == src.ETag && st.Metadata[MetaSettings] == settings {
+					it.kept = append(it.kept, manifest.Output{Key: key, Bytes: st.Size, Settings: settings})
+					continue
+				}
+			}
+			it.todo = append(it.todo, p)
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+func vouches(rec manifest.Record, key, settings string, size int64) bool {
+	for _, o := range rec.Outputs {
+		if o.Key == key {
+			return o.Settings == settings && o.Bytes == size
+		}
+	}
+	return false
+}
+
+func outputOf(rec manifest.Record, key string) manifest.Output {
+	for _, o := range rec.Outputs {
+		if o.Key == key {
+			return o
+		}
+	}
+	return manifest.Output{Key: key}
+}
+
+// prunable returns, per vanished source, the outputs that can go: thumbnail
+// keys of the configured profiles whose source is no longer listed, as the
+// last manifest or the thumbnail's own metadata says.
+func (c *Config) prunable(ctx context.Context, l *listing, destObjs map[string]storage.Object, last map[string]manifest.Record) (map[string][]string, error) {
+	expected := map[string]bool{}
+	for _, src := range l.sources {
+		for _, p := range c.Render.Profiles {
+			expected[naming.OutputKey("", src.Key, p)] = true
+		}
+	}
+	owner := map[string]string{}
+	for _, rec := range last {
+		for _, o := range rec.Outputs {
+			owner[o.Key] = rec.Key
+		}
+	}
+	gone := map[string][]string{}
+	keys := make([]string, 0, len(destObjs))
+	for k := range destObjs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		if expected[key] || !c.isOutput(key) {
+			continue
+		}
+		src, ok := owner[key]
+		if !ok {
+			st, err := c.Dest.Stat(ctx, key)
+			if err != nil {
+				if errors.Is(err, storage.ErrNotFound) {
+					continue
+				}
+				return nil, err
+			}
+			if src = st.Metadata[MetaSourceKey]; src == "" {
+				continue // not written by quicklook: leave it alone
+			}
+		}
+		if _, listed := l.sizes[src]; listed || !strings.HasPrefix(src, c.Prefix) {
+			continue
+		}
+		gone[src] = append(gone[src], key)
+	}
+	return gone, nil
+}
+
+func (c *Config) isOutput(key string) bool {
+	for _, p := range c.Render.Profiles {
+		if strings.HasSuffix(key, p.Suffix()) {
+			return true
+		}
+	}
+	return false
+}
+
+// permanent reports whether a failure class is about the data itself,
+// rather than about the run (stopped, timed out, storage trouble).
+func permanent(class string) bool {
+	switch class {
+	case ClassIO, ClassInterrupted, ClassTimeout, ClassGone, "":
+		return false
+	}
+	return true
+}

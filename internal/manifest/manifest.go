@@ -1,0 +1,222 @@
+// Package manifest records what a job did: one JSON line per source object
+// and a summary whose counts add up to the objects listed. The next run
+// reads the last manifest to decide what is already up to date.
+package manifest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"quicklook/internal/storage"
+)
+
+// Status of one source object in one run.
+type Status string
+
+const (
+	Created Status = "created" // rendered; no output existed
+	Updated Status = "updated" // rendered over outdated outputs
+	Skipped Status = "skipped" // outputs up to date
+	Failed  Status = "failed"  // see ErrorClass and Error
+	Pruned  Status = "pruned"  // source gone; its outputs removed
+)
+
+// Output is one thumbnail written (or found up to date) for a source.
+type Output struct {
+	Key      string `json:"key"`
+	Width    int    `json:"width,omitempty"`
+	Height   int    `json:"height,omitempty"`
+	Bytes    int64  `json:"bytes"`
+	Settings string `json:"settings,omitempty"` // hash of the render settings
+}
+
+// Record is one line of the manifest.
+type Record struct {
+	Key        string   `json:"key"`
+	ETag       string   `json:"etag,omitempty"`
+	Size       int64    `json:"size"`
+	Status     Status   `json:"status"`
+	ErrorClass string   `json:"error_class,omitempty"`
+	Error      string   `json:"error,omitempty"`
+	Outputs    []Output `json:"outputs,omitempty"`
+	Settings   string   `json:"settings,omitempty"` // hash of the run's settings (failed records)
+	BytesRead  int64    `json:"bytes_read"`
+	Level      *int     `json:"overview_level,omitempty"` // 0 full resolution, k the k-th overview
+	Millis     int64    `json:"ms"`
+}
+
+// Summary is the run's account; Created+Updated+Skipped+Failed == Sources.
+type Summary struct {
+	Job             string         `json:"job"`
+	Source          string         `json:"source"`
+	Prefix          string         `json:"prefix"`
+	Dest            string         `json:"dest"`
+	Started         time.Time      `json:"started"`
+	Finished        time.Time      `json:"finished"`
+	Sources         int            `json:"sources"`
+	Created         int            `json:"created"`
+	Updated         int            `json:"updated"`
+	Skipped         int            `json:"skipped"`
+	Failed          int            `json:"failed"`
+	Pruned          int            `json:"pruned"`
+	Ignored         int            `json:"ignored"` // listed objects that are not images to render
+	FailuresByClass map[string]int `json:"failures_by_class,omitempty"`
+	BytesRead       int64          `json:"bytes_read"`
+	BytesWritten    int64          `json:"bytes_written"`
+	Interrupted     bool           `json:"interrupted,omitempty"`
+	ExitCode        int            `json:"exit_code"`
+	Manifest        string         `json:"manifest"` // key of the JSON-lines file
+}
+
+// Count adds one record to the summary.
+func (s *Summary) Count(r Record) {
+	switch r.Status {
+	case Created:
+		s.Created++
+	case Updated:
+		s.Updated++
+	case Skipped:
+		s.Skipped++
+	case Failed:
+		s.Failed++
+		if s.FailuresByClass == nil {
+			s.FailuresByClass = map[string]int{}
+		}
+		s.FailuresByClass[r.ErrorClass]++
+	case Pruned:
+		s.Pruned++
+		return
+	}
+	s.Sources++
+	s.BytesRead += r.BytesRead
+	if r.Status == Created || r.Status == Updated {
+		for _, o := range r.Outputs {
+			s.BytesWritten += o.Bytes
+		}
+	}
+}
+
+// Dir is where manifests live under the destination.
+const Dir = "_quicklook/"
+
+// JobName names the job of a prefix: readable, and unique per exact prefix
+// ("al/20" and "al/20/" are different jobs).
+func JobName(prefix string) string {
+	h := sha256.Sum256([]byte(prefix))
+	base := strings.Trim(prefix, "/")
+	base = regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(base, "_")
+	if base == "" {
+		base = "all"
+	}
+	if len(base) > 80 {
+		base = base[:80]
+	}
+	return base + "-" + hex.EncodeToString(h[:4])
+}
+
+// JobDir is the folder of a job's manifests.
+func JobDir(job string) string { return Dir + "manifests/" + job + "/" }
+
+// Stamp names one run: sortable by time, unique per attempt.
+func Stamp(t time.Time, attempt string) string {
+	s := t.UTC().Format("20060102T150405.000Z")
+	if attempt != "" {
+		s += "-" + attempt
+	}
+	return s
+}
+
+// Write stores the records (JSON lines) and the summary of a run.
+func Write(ctx context.Context, dest storage.Store, job, stamp string, records []Record, sum *Summary) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for i := range records {
+		if err := enc.Encode(&records[i]); err != nil {
+			return err
+		}
+	}
+	dir := JobDir(job)
+	sum.Manifest = dir + stamp + ".jsonl"
+	if err := dest.Put(ctx, sum.Manifest, buf.Bytes(), storage.PutOptions{ContentType: "application/x-ndjson"}); err != nil {
+		return fmt.Errorf("writing manifest: %w", err)
+	}
+	b, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := dest.Put(ctx, dir+stamp+".summary.json", append(b, '\n'), storage.PutOptions{ContentType: "application/json"}); err != nil {
+		return fmt.Errorf("writing summary: %w", err)
+	}
+	return nil
+}
+
+// Parse reads JSON lines; malformed lines are counted, not fatal, so one
+// damaged line costs one re-render rather than the whole history.
+func Parse(r io.Reader) (records []Record, bad int, err error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var rec Record
+		if json.Unmarshal(line, &rec) != nil || rec.Key == "" || rec.Status == "" {
+			bad++
+			continue
+		}
+		records = append(records, rec)
+	}
+	return records, bad, sc.Err()
+}
+
+// Last loads the newest manifest of a job: key -> record. A job with no
+// manifest yet gives an empty map.
+func Last(ctx context.Context, dest storage.Store, job string) (map[string]Record, string, error) {
+	var keys []string
+	err := dest.List(ctx, JobDir(job), "/", func(e storage.Entry) error {
+		if e.CommonPrefix == "" && strings.HasSuffix(e.Key, ".jsonl") {
+			keys = append(keys, e.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	out := map[string]Record{}
+	if len(keys) == 0 {
+		return out, "", nil
+	}
+	sort.Strings(keys)
+	key := keys[len(keys)-1]
+	rc, err := dest.Get(ctx, key)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return out, "", nil
+		}
+		return nil, "", err
+	}
+	defer rc.Close()
+	recs, _, err := Parse(rc)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading %s: %w", path.Base(key), err)
+	}
+	for _, r := range recs {
+		if r.Status != Pruned {
+			out[r.Key] = r
+		}
+	}
+	return out, key, nil
+}

@@ -1,0 +1,254 @@
+// Command job builds the thumbnails of one prefix of a bucket or folder.
+// It is the program the AWS Batch job definition runs; see DESIGN.md for
+// its contracts (naming, manifest, exit codes).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"quicklook/internal/job"
+	"quicklook/internal/logging"
+	"quicklook/internal/naming"
+	"quicklook/internal/render"
+	"quicklook/internal/storage"
+)
+
+func main() {
+	os.Exit(run(os.Args))
+}
+
+func env(name string) []string { return []string{"QUICKLOOK_" + name} }
+
+func run(args []string) int {
+	code := job.ExitOK
+	app := &cli.App{
+		Name:  "job",
+		Usage: "build thumbnails for one prefix of a bucket or folder",
+		Description: "Exit codes: 0 done (broken images are recorded in the manifest), 2 usage or\n" +
+			"configuration error, 3 data errors above --max-failure-rate, 75 interrupted or\n" +
+			"transient failure (a rerun does only what is left). Every flag can also be set\n" +
+			"with the environment variable shown next to it.",
+		Commands:       []*cli.Command{runCommand(&code)},
+		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are decided below
+	}
+	if err := app.Run(args); err != nil {
+		fmt.Fprintln(os.Stderr, "job:", err)
+		if code == job.ExitOK {
+			code = job.ExitUsage
+		}
+	}
+	return code
+}
+
+func runCommand(code *int) *cli.Command {
+	cpus := runtime.NumCPU()
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "render every image under --prefix of --source into --dest, skipping what is up to date",
+		UsageText: "job run --source ./data --prefix al/2013/ --dest ./thumbs\n   job run --source s3://aws-naip --prefix al/2013/ --dest s3://THUMBS/ --requester-pays",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "source", Required: true, EnvVars: env("SOURCE"), Usage: "where the images are: s3://BUCKET[/BASE/], file:///abs/path or a folder"},
+			&cli.StringFlag{Name: "prefix", EnvVars: env("PREFIX"), Usage: "key prefix to render, e.g. al/2013/ (empty: everything)"},
+			&cli.StringFlag{Name: "dest", Required: true, EnvVars: env("DEST"), Usage: "where thumbnails go (same forms as --source); keys mirror the source keys"},
+			&cli.StringSliceFlag{Name: "profile", EnvVars: env("PROFILE"), Value: cli.NewStringSlice(naming.DefaultProfile.String()), Usage: "output NAME:SIZE:FORMAT (SIZE = longest side; jpeg, png, webp); repeat for several, all from one read"},
+			&cli.StringFlag{Name: "bands", EnvVars: env("BANDS"), Value: "auto", Usage: "auto (grey, palette, or bands 1,2,3 / tagged R,G,B), natural (1,2,3), cir (4,1,2), or a list like 3,2,1"},
+			&cli.StringFlag{Name: "scale", EnvVars: env("SCALE"), Usage: "MIN,MAX: fixed stretch for non-8-bit data instead of per-image percentiles"},
+			&cli.StringFlag{Name: "percentiles", EnvVars: env("PERCENTILES"), Value: "2,98", Usage: "LOW,HIGH percentiles of the per-image stretch for non-8-bit data"},
+			&cli.IntFlag{Name: "quality", EnvVars: env("QUALITY"), Value: 85, Usage: "JPEG and WebP quality (1-100)"},
+			&cli.StringFlag{Name: "background", EnvVars: env("BACKGROUND"), Value: "#ffffff", Usage: "colour behind nodata and transparency in JPEG outputs (#rrggbb)"},
+			&cli.Int64Flag{Name: "max-pixels", EnvVars: env("MAX_PIXELS"), Value: 200_000_000, Usage: "refuse (as a data error) images whose needed resolution level has more pixels"},
+			&cli.DurationFlag{Name: "item-timeout", EnvVars: env("ITEM_TIMEOUT"), Value: 2 * time.Minute, Usage: "give up on (and record) one image after this long"},
+			&cli.IntFlag{Name: "concurrency", EnvVars: env("CONCURRENCY"), Value: 2 * cpus, Usage: "images rendered at once (default: twice the CPUs, so reads overlap rendering)"},
+			&cli.DurationFlag{Name: "drain-timeout", EnvVars: env("DRAIN_TIMEOUT"), Value: 20 * time.Second, Usage: "after SIGTERM, how long in-flight images may finish before the manifest is written"},
+			&cli.Float64Flag{Name: "max-failure-rate", EnvVars: env("MAX_FAILURE_RATE"), Value: 0.05, Usage: "exit 3 when more than this fraction of images are broken"},
+			&cli.BoolFlag{Name: "prune", EnvVars: env("PRUNE"), Usage: "delete thumbnails whose source image is gone"},
+			&cli.StringFlag{Name: "cache-control", EnvVars: env("CACHE_CONTROL"), Value: "public, max-age=86400", Usage: "Cache-Control written with every thumbnail"},
+			&cli.StringFlag{Name: "ext", EnvVars: env("EXT"), Value: strings.Join(job.DefaultExtensions, ","), Usage: "source extensions to render (other objects are counted as ignored)"},
+			&cli.BoolFlag{Name: "requester-pays", EnvVars: env("REQUESTER_PAYS"), Usage: "send x-amz-request-payer on every source call (S3)"},
+			&cli.IntFlag{Name: "gdal-cache-mb", EnvVars: env("GDAL_CACHE_MB"), Value: 64, Usage: "GDAL block cache, shared by all workers"},
+			&cli.StringFlag{Name: "log-format", EnvVars: env("LOG_FORMAT"), Value: "auto", Usage: "auto (JSON unless on a terminal), json or text"},
+			&cli.BoolFlag{Name: "verbose", EnvVars: env("VERBOSE"), Usage: "debug logging"},
+		},
+		Action: func(c *cli.Context) error {
+			*code = runJob(c)
+			return nil
+		},
+	}
+}
+
+func runJob(c *cli.Context) int {
+	level := slog.LevelInfo
+	if c.Bool("verbose") {
+		level = slog.LevelDebug
+	}
+	log, err := logging.New(os.Stderr, c.String("log-format"), level)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "job:", err)
+		return job.ExitUsage
+	}
+	cfg, err := configure(c, log)
+	if err != nil {
+		log.Error("configuration", "error", err.Error())
+		return job.ExitUsage
+	}
+	stop, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case sig := <-sigs:
+			log.Warn("stop requested: no new images; in-flight ones may finish, then the manifest is written",
+				"signal", sig.String(), "drain", cfg.DrainTimeout.String())
+			cancel()
+		case <-stop.Done():
+		}
+	}()
+
+	res, err := job.Run(stop, cfg)
+	if err != nil {
+		var ce *job.ConfigError
+		if errors.As(err, &ce) {
+			log.Error("configuration", "error", err.Error())
+			return job.ExitUsage
+		}
+		log.Error("run failed", "error", err.Error())
+		return job.ExitTransient
+	}
+	report(log, res, cfg)
+	return res.ExitCode
+}
+
+func configure(c *cli.Context, log *slog.Logger) (job.Config, error) {
+	var cfg job.Config
+	profiles, err := naming.ParseProfiles(splitList(c.StringSlice("profile")))
+	if err != nil {
+		return cfg, err
+	}
+	bands, err := render.ParseBands(c.String("bands"))
+	if err != nil {
+		return cfg, err
+	}
+	opts := render.Options{Profiles: profiles, Bands: bands, Quality: c.Int("quality"), MaxPixels: c.Int64("max-pixels")}
+	if opts.Quality < 1 || opts.Quality > 100 {
+		return cfg, fmt.Errorf("--quality %d: want 1 to 100", opts.Quality)
+	}
+	if opts.MaxPixels < 1 {
+		return cfg, fmt.Errorf("--max-pixels must be positive")
+	}
+	if s := c.String("scale"); s != "" {
+		lo, hi, err := parsePair(s, "--scale")
+		if err != nil {
+			return cfg, err
+		}
+		if hi <= lo {
+			return cfg, fmt.Errorf("--scale %s: MAX must be above MIN", s)
+		}
+		opts.Scale = &[2]float64{lo, hi}
+	}
+	lo, hi, err := parsePair(c.String("percentiles"), "--percentiles")
+	if err != nil {
+		return cfg, err
+	}
+	if lo < 0 || hi > 100 || hi <= lo {
+		return cfg, fmt.Errorf("--percentiles %s: want 0 <= LOW < HIGH <= 100", c.String("percentiles"))
+	}
+	opts.Percentiles = [2]float64{lo, hi}
+	if opts.Background, err = parseColour(c.String("background")); err != nil {
+		return cfg, err
+	}
+	if c.Int("concurrency") < 1 {
+		return cfg, fmt.Errorf("--concurrency must be at least 1")
+	}
+	if r := c.Float64("max-failure-rate"); r < 0 || r > 1 {
+		return cfg, fmt.Errorf("--max-failure-rate %g: want 0 to 1", r)
+	}
+	if c.Duration("item-timeout") <= 0 {
+		return cfg, fmt.Errorf("--item-timeout must be positive")
+	}
+	prefix := c.String("prefix")
+	if err := storage.ValidatePrefix(prefix); err != nil {
+		return cfg, fmt.Errorf("--prefix: %w", err)
+	}
+	if err := render.Init(render.Config{CacheMB: c.Int("gdal-cache-mb")}); err != nil {
+		return cfg, err
+	}
+	ctx := c.Context
+	src, err := storage.Open(ctx, c.String("source"), storage.OpenOptions{RequesterPays: c.Bool("requester-pays")})
+	if err != nil {
+		return cfg, fmt.Errorf("--source: %w", err)
+	}
+	dst, err := storage.Open(ctx, c.String("dest"), storage.OpenOptions{Create: true})
+	if err != nil {
+		return cfg, fmt.Errorf("--dest: %w", err)
+	}
+	var progress job.Progress = &job.LogProgress{Log: log, Every: 15 * time.Second}
+	if logging.IsTerminal(os.Stderr) && !logging.InBatch() {
+		progress = &job.BarProgress{W: os.Stderr}
+	}
+	var exts []string
+	for _, e := range strings.Split(c.String("ext"), ",") {
+		if e = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(e), ".")); e != "" {
+			exts = append(exts, e)
+		}
+	}
+	return job.Config{
+		Source: src, Dest: dst, Prefix: prefix, Render: opts, Extensions: exts,
+		Concurrency: c.Int("concurrency"), ItemTimeout: c.Duration("item-timeout"),
+		MaxFailureRate: c.Float64("max-failure-rate"), Prune: c.Bool("prune"),
+		CacheControl: c.String("cache-control"), Attempt: os.Getenv("AWS_BATCH_JOB_ATTEMPT"),
+		DrainTimeout: c.Duration("drain-timeout"), Log: log, Progress: progress,
+	}, nil
+}
+
+// report prints the human summary on stdout and the summary record in the log.
+func report(log *slog.Logger, res *job.Result, cfg job.Config) {
+	s := res.Summary
+	secs := s.Finished.Sub(s.Started).Seconds()
+	rendered := s.Created + s.Updated
+	log.Info("summary", "sources", s.Sources, "created", s.Created, "updated", s.Updated, "skipped", s.Skipped,
+		"failed", s.Failed, "pruned", s.Pruned, "ignored", s.Ignored, "failures_by_class", s.FailuresByClass,
+		"bytes_read", s.BytesRead, "seconds", secs, "exit_code", res.ExitCode, "manifest", s.Manifest)
+	fmt.Printf("%s: %d created, %d updated, %d up to date, %d failed, %d pruned (%d images", displayPrefix(s.Prefix),
+		s.Created, s.Updated, s.Skipped, s.Failed, s.Pruned, s.Sources)
+	if s.Ignored > 0 {
+		fmt.Printf(", %d other objects ignored", s.Ignored)
+	}
+	fmt.Printf(") in %.1fs", secs)
+	if rendered > 0 && secs > 0 {
+		fmt.Printf(", %.1f thumbnails/s", float64(rendered)/secs)
+	}
+	fmt.Println()
+	if rendered == 0 && s.Failed == 0 {
+		fmt.Println("nothing to do: every thumbnail is up to date")
+	}
+	for class, n := range s.FailuresByClass {
+		fmt.Printf("  %d failed: %s\n", n, class)
+	}
+	fmt.Printf("thumbnails: %s%s\n", cfg.Dest.URL(), s.Prefix)
+	fmt.Printf("manifest:   %s%s\n", cfg.Dest.URL(), s.Manifest)
+	fmt.Printf("summary:    %s%s\n", cfg.Dest.URL(), strings.TrimSuffix(s.Manifest, ".jsonl")+".summary.json")
+	if res.ExitCode == job.ExitData {
+		fmt.Printf("exit 3: more than %.0f%% of the images are broken (see %s)\n", 100*cfg.MaxFailureRate, path.Base(s.Manifest))
+	}
+}
+
+func displayPrefix(p string) string {
+	if p == "" {
+		return "(all)"
+	}
+	return p
+}
