@@ -1,6 +1,6 @@
 module quicklook
 
-go 1.26.8
+go 1.24.0
 
 require (
 	github.com/airbusgeo/godal v0.0.18

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The README's second command: format and vet checks, then every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt needed on:" $unformatted >&2
+	exit 1
+fi
+go vet ./...
+go test -count=1 -timeout 15m ./...
