@@ -25,13 +25,22 @@ func main() {
 	width := flag.Int("width", 1000, "image width in pixels")
 	height := flag.Int("height", 1250, "image height in pixels")
 	flag.Parse()
+	n, err := generate(*out, *real, *width, *height)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("%d images under %s", n, *out)
+}
 
-	crops, _ := filepath.Glob(filepath.Join(*real, "geotiff/naip/*.tif"))
+// generate writes the collection (skipping images already there) and
+// returns how many images it holds.
+func generate(out, real string, width, height int) (int, error) {
+	crops, _ := filepath.Glob(filepath.Join(real, "geotiff/naip/*.tif"))
 	sort.Strings(crops)
 	if len(crops) > 0 {
-		log.Printf("pixels from %d real NAIP crops in %s", len(crops), *real)
+		log.Printf("pixels from %d real NAIP crops in %s", len(crops), real)
 	} else {
-		log.Printf("no real NAIP crops at %s: synthesising pixels", *real)
+		log.Printf("no real NAIP crops at %s: synthesising pixels", real)
 	}
 	states := []struct {
 		name, zone string
@@ -44,7 +53,7 @@ func main() {
 	years := []string{"2013", "2015"}
 	tmp, err := os.MkdirTemp("", "quicklook-samples-")
 	if err != nil {
-		log.Fatal(err)
+		return 0, err
 	}
 	defer os.RemoveAll(tmp)
 
@@ -54,30 +63,32 @@ func main() {
 			for qi, quad := range st.quads {
 				for k, corner := range []string{"ne", "sw"} {
 					key := fmt.Sprintf("%s/%s/1m/%s/m_%s%02d_%s_%s_1_%s0928.tif", st.name, year, quad, quad, k+1, corner, st.zone, year)
-					dst := filepath.Join(*out, key)
+					dst := filepath.Join(out, key)
 					if _, err := os.Stat(dst); err == nil {
 						n++
 						continue
 					}
 					if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-						log.Fatal(err)
+						return n, err
 					}
 					var base string
 					if len(crops) > 0 {
 						base = crops[n%len(crops)]
 					} else {
-						base = synthesise(tmp, *width/4, *height/4, int64(n))
+						if base, err = synthesise(tmp, width/4, height/4, int64(n)); err != nil {
+							return n, err
+						}
 					}
 					cog := (si+yi+qi+k)%2 == 0
-					if err := makeGeoTIFF(base, dst, st.zone, *width, *height, n, cog); err != nil {
-						log.Fatalf("%s: %v", key, err)
+					if err := makeGeoTIFF(base, dst, st.zone, width, height, n, cog); err != nil {
+						return n, fmt.Errorf("%s: %w", key, err)
 					}
 					n++
 				}
 			}
 		}
 	}
-	log.Printf("%d images under %s", n, *out)
+	return n, nil
 }
 
 // makeGeoTIFF scales base to the target size, georeferences it in UTM and
@@ -106,7 +117,7 @@ func ftoa(f float64) string { return fmt.Sprintf("%.1f", f) }
 
 // synthesise writes a 4-band raw image (ENVI) that looks like farmland:
 // fields of different crops, a road grid, a river; NIR bright on vegetation.
-func synthesise(dir string, w, h int, seed int64) string {
+func synthesise(dir string, w, h int, seed int64) (string, error) {
 	rng := rand.New(rand.NewSource(seed))
 	type field struct{ r, g, b, nir float64 }
 	palette := []field{{90, 110, 60, 200}, {140, 130, 90, 120}, {70, 95, 50, 220}, {170, 160, 130, 90}, {110, 120, 80, 170}}
@@ -137,13 +148,10 @@ func synthesise(dir string, w, h int, seed int64) string {
 	}
 	raw := filepath.Join(dir, fmt.Sprintf("synth%d.bsq", seed))
 	if err := os.WriteFile(raw, pix, 0o644); err != nil {
-		log.Fatal(err)
+		return "", err
 	}
 	hdr := fmt.Sprintf("ENVI\nsamples = %d\nlines = %d\nbands = 4\nheader offset = 0\nfile type = ENVI Standard\ndata type = 1\ninterleave = bsq\nbyte order = %d\n", w, h, byteOrder())
-	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("synth%d.hdr", seed)), []byte(hdr), 0o644); err != nil {
-		log.Fatal(err)
-	}
-	return raw
+	return raw, os.WriteFile(filepath.Join(dir, fmt.Sprintf("synth%d.hdr", seed)), []byte(hdr), 0o644)
 }
 
 func byteOrder() int {
