@@ -2,12 +2,12 @@
 SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all setup build demo test clean
+.PHONY: all setup build demo test s3-start s3-stop clean
 
 all: build
 
 setup:
-	@scripts/setup.sh
+	@scripts/setup.sh curl
 
 build: setup
 	go build -o bin/job ./job
@@ -16,9 +16,16 @@ build: setup
 demo: build
 	scripts/demo.sh
 
-## test: every test, with real GDAL on real files
+## test: every test, with real GDAL on real files and a real S3 server
 test: setup
 	scripts/test.sh
+
+## s3-start / s3-stop: the local S3-compatible server (eval "$$(scripts/s3-server.sh env)")
+s3-start: setup
+	scripts/s3-server.sh start
+
+s3-stop:
+	scripts/s3-server.sh stop
 
 clean:
 	rm -rf bin demo

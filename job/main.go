@@ -21,6 +21,7 @@ import (
 	"quicklook/internal/job"
 	"quicklook/internal/logging"
 	"quicklook/internal/naming"
+	"quicklook/internal/plan"
 	"quicklook/internal/render"
 	"quicklook/internal/storage"
 )
@@ -59,9 +60,11 @@ func runCommand(code *int) *cli.Command {
 		Usage:     "render every image under --prefix of --source into --dest, skipping what is up to date",
 		UsageText: "job run --source ./data --prefix al/2013/ --dest ./thumbs\n   job run --source s3://aws-naip --prefix al/2013/ --dest s3://THUMBS/ --requester-pays",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "source", Required: true, EnvVars: env("SOURCE"), Usage: "where the images are: s3://BUCKET[/BASE/], file:///abs/path or a folder"},
+			&cli.StringFlag{Name: "source", EnvVars: env("SOURCE"), Usage: "where the images are: s3://BUCKET[/BASE/], file:///abs/path or a folder (required unless --plan names it)"},
 			&cli.StringFlag{Name: "prefix", EnvVars: env("PREFIX"), Usage: "key prefix to render, e.g. al/2013/ (empty: everything)"},
-			&cli.StringFlag{Name: "dest", Required: true, EnvVars: env("DEST"), Usage: "where thumbnails go (same forms as --source); keys mirror the source keys"},
+			&cli.StringFlag{Name: "dest", EnvVars: env("DEST"), Usage: "where thumbnails go (same forms as --source); keys mirror the source keys (required unless --plan names it)"},
+			&cli.StringFlag{Name: "plan", EnvVars: env("PLAN"), Usage: "plan file written by submit (s3://BUCKET/KEY or a path): render shard --shard of it instead of --prefix"},
+			&cli.IntFlag{Name: "shard", EnvVars: []string{"QUICKLOOK_SHARD", "AWS_BATCH_JOB_ARRAY_INDEX"}, Value: -1, Usage: "which shard of --plan (array jobs: the array index)"},
 			&cli.StringSliceFlag{Name: "profile", EnvVars: env("PROFILE"), Value: cli.NewStringSlice(naming.DefaultProfile.String()), Usage: "output NAME:SIZE:FORMAT (SIZE = longest side; jpeg, png, webp); repeat for several, all from one read"},
 			&cli.StringFlag{Name: "bands", EnvVars: env("BANDS"), Value: "auto", Usage: "auto (grey, palette, or bands 1,2,3 / tagged R,G,B), natural (1,2,3), cir (4,1,2), or a list like 3,2,1"},
 			&cli.StringFlag{Name: "scale", EnvVars: env("SCALE"), Usage: "MIN,MAX: fixed stretch for non-8-bit data instead of per-image percentiles"},
@@ -93,7 +96,7 @@ func runJob(c *cli.Context) int {
 	if c.Bool("verbose") {
 		level = slog.LevelDebug
 	}
-	log, err := logging.New(os.Stderr, c.String("log-format"), level)
+	log, err := logging.New(logging.Writer(), c.String("log-format"), level)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "job:", err)
 		return job.ExitUsage
@@ -183,15 +186,43 @@ func configure(c *cli.Context, log *slog.Logger) (job.Config, error) {
 	if err := storage.ValidatePrefix(prefix); err != nil {
 		return cfg, fmt.Errorf("--prefix: %w", err)
 	}
+	ctx := c.Context
+	source, dest := c.String("source"), c.String("dest")
+	var ranges []plan.Range
+	if loc := c.String("plan"); loc != "" {
+		if prefix != "" {
+			return cfg, fmt.Errorf("give --plan or --prefix, not both")
+		}
+		b, err := storage.ReadFile(ctx, loc, storage.OpenOptions{})
+		if err != nil {
+			return cfg, fmt.Errorf("--plan: %w", err)
+		}
+		p, err := plan.Parse(b)
+		if err != nil {
+			return cfg, fmt.Errorf("--plan %s: %w", loc, err)
+		}
+		if c.Int("shard") < 0 {
+			return cfg, fmt.Errorf("--plan needs --shard N or AWS_BATCH_JOB_ARRAY_INDEX")
+		}
+		shard, err := p.Shard(c.Int("shard"))
+		if err != nil {
+			return cfg, fmt.Errorf("--plan %s: %w", loc, err)
+		}
+		ranges = shard.Ranges
+		source, dest = firstSet(source, p.Source), firstSet(dest, p.Dest)
+		log.Info("plan", "plan", loc, "run_id", p.RunID, "shard", c.Int("shard"), "of", len(p.Shards), "ranges", len(ranges), "objects", shard.Objects)
+	}
+	if source == "" || dest == "" {
+		return cfg, fmt.Errorf("--source and --dest are required (or --plan naming them)")
+	}
 	if err := render.Init(render.Config{CacheMB: c.Int("gdal-cache-mb")}); err != nil {
 		return cfg, err
 	}
-	ctx := c.Context
-	src, err := storage.Open(ctx, c.String("source"), storage.OpenOptions{RequesterPays: c.Bool("requester-pays")})
+	src, err := storage.Open(ctx, source, storage.OpenOptions{RequesterPays: c.Bool("requester-pays")})
 	if err != nil {
 		return cfg, fmt.Errorf("--source: %w", err)
 	}
-	dst, err := storage.Open(ctx, c.String("dest"), storage.OpenOptions{Create: true})
+	dst, err := storage.Open(ctx, dest, storage.OpenOptions{Create: true})
 	if err != nil {
 		return cfg, fmt.Errorf("--dest: %w", err)
 	}
@@ -206,7 +237,7 @@ func configure(c *cli.Context, log *slog.Logger) (job.Config, error) {
 		}
 	}
 	return job.Config{
-		Source: src, Dest: dst, Prefix: prefix, Render: opts, Extensions: exts,
+		Source: src, Dest: dst, Prefix: prefix, Ranges: ranges, Render: opts, Extensions: exts,
 		Concurrency: c.Int("concurrency"), ItemTimeout: c.Duration("item-timeout"),
 		MaxFailureRate: c.Float64("max-failure-rate"), Prune: c.Bool("prune"),
 		CacheControl: c.String("cache-control"), Attempt: os.Getenv("AWS_BATCH_JOB_ATTEMPT"),
@@ -222,6 +253,16 @@ func report(log *slog.Logger, res *job.Result, cfg job.Config) {
 	log.Info("summary", "sources", s.Sources, "created", s.Created, "updated", s.Updated, "skipped", s.Skipped,
 		"failed", s.Failed, "pruned", s.Pruned, "ignored", s.Ignored, "failures_by_class", s.FailuresByClass,
 		"bytes_read", s.BytesRead, "seconds", secs, "exit_code", res.ExitCode, "manifest", s.Manifest)
+	if logging.InBatch() {
+		// CloudWatch reads the summary above and these metrics; stdout
+		// carries no human summary here.
+		logging.Metrics(os.Stdout, "quicklook", map[string]string{"Queue": os.Getenv("AWS_BATCH_JQ_NAME")}, map[string]float64{
+			"ThumbnailsCreated": float64(s.Created), "ThumbnailsUpdated": float64(s.Updated), "Skipped": float64(s.Skipped),
+			"Failed": float64(s.Failed), "Pruned": float64(s.Pruned), "SourceBytesRead": float64(s.BytesRead),
+			"ThumbnailBytes": float64(s.BytesWritten), "RunSeconds": secs,
+		})
+		return
+	}
 	fmt.Printf("%s: %d created, %d updated, %d up to date, %d failed, %d pruned (%d images", displayPrefix(s.Prefix),
 		s.Created, s.Updated, s.Skipped, s.Failed, s.Pruned, s.Sources)
 	if s.Ignored > 0 {
@@ -244,6 +285,13 @@ func report(log *slog.Logger, res *job.Result, cfg job.Config) {
 	if res.ExitCode == job.ExitData {
 		fmt.Printf("exit 3: more than %.0f%% of the images are broken (see %s)\n", 100*cfg.MaxFailureRate, path.Base(s.Manifest))
 	}
+}
+
+func firstSet(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func displayPrefix(p string) string {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The README's second command: format and vet checks, then every test.
+# The README's second command: format and vet checks, then every test, with
+# the local S3 server running (stopped again however the tests end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,4 +10,9 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+
+scripts/s3-server.sh start
+trap 'scripts/s3-server.sh stop' EXIT
+eval "$(scripts/s3-server.sh env)"
+
 go test -count=1 -timeout 15m ./...

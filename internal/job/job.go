@@ -16,6 +16,7 @@ import (
 
 	"quicklook/internal/manifest"
 	"quicklook/internal/naming"
+	"quicklook/internal/plan"
 	"quicklook/internal/render"
 	"quicklook/internal/storage"
 )
@@ -40,10 +41,12 @@ const (
 type Config struct {
 	Source, Dest storage.Store
 	Prefix       string
-	Render       render.Options
-	Extensions   []string
-	Concurrency  int
-	ItemTimeout  time.Duration
+	// Ranges, when set, replace Prefix: an array child's share of a plan.
+	Ranges      []plan.Range
+	Render      render.Options
+	Extensions  []string
+	Concurrency int
+	ItemTimeout time.Duration
 	// DrainTimeout bounds how long in-flight items may finish after a stop.
 	DrainTimeout   time.Duration
 	MaxFailureRate float64
@@ -91,6 +94,9 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 	log := c.Log
 	started := time.Now()
 	sum := manifest.Summary{Job: c.JobName, Source: c.Source.URL(), Prefix: c.Prefix, Dest: c.Dest.URL(), Started: started}
+	if len(c.Ranges) > 1 || c.Ranges[0].Bounded() {
+		sum.Ranges = c.Ranges
+	}
 
 	// Bookkeeping calls use their own context so a stop does not lose the manifest.
 	work := context.WithoutCancel(stop)
@@ -98,14 +104,16 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, classify(fmt.Errorf("listing source: %w", err))
 	}
-	log.Info("listed source", "sources", len(l.sources), "ignored", l.ignored, "prefix", c.Prefix)
+	log.Info("listed source", "sources", len(l.sources), "ignored", l.ignored, "prefix", c.Prefix, "ranges", len(c.Ranges))
 	destObjs := map[string]storage.Object{}
-	err = c.Dest.List(work, c.Prefix, "", func(e storage.Entry) error {
-		destObjs[e.Key] = e.Object
-		return nil
-	})
-	if err != nil {
-		return nil, classify(fmt.Errorf("listing destination: %w", err))
+	for _, prefix := range c.prefixes() {
+		err = c.Dest.List(work, prefix, "", func(e storage.Entry) error {
+			destObjs[e.Key] = e.Object
+			return nil
+		})
+		if err != nil {
+			return nil, classify(fmt.Errorf("listing destination: %w", err))
+		}
 	}
 	last, lastKey, err := manifest.Last(work, c.Dest, c.JobName)
 	if err != nil {
@@ -188,8 +196,17 @@ func (c Config) withDefaults() Config {
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = 20 * time.Second
 	}
+	if len(c.Ranges) == 0 {
+		c.Ranges = []plan.Range{{Prefix: c.Prefix}}
+	}
+	if c.Prefix == "" && len(c.Ranges) == 1 {
+		c.Prefix = c.Ranges[0].Prefix
+	}
 	if c.JobName == "" {
 		c.JobName = manifest.JobName(c.Prefix)
+		if name := (plan.Shard{Ranges: c.Ranges}).Name(); name != "" {
+			c.JobName = name
+		}
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)

@@ -61,19 +61,53 @@ func (c *Config) isSource(key string) bool {
 	return false
 }
 
+// prefixes are the distinct prefixes of the ranges, in order.
+func (c *Config) prefixes() []string {
+	var out []string
+	for _, r := range c.Ranges {
+		if !contains(out, r.Prefix) {
+			out = append(out, r.Prefix)
+		}
+	}
+	return out
+}
+
+func (c *Config) inRanges(key string) bool {
+	for _, r := range c.Ranges {
+		if r.Contains(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// listSource lists each prefix once. Every listed key is kept for sidecar
+// lookups (a sidecar may sort past a range's end); only keys inside the
+// ranges are sources.
 func (c *Config) listSource(ctx context.Context) (*listing, error) {
 	l := &listing{sizes: map[string]int64{}}
-	err := c.Source.List(ctx, c.Prefix, "", func(e storage.Entry) error {
-		l.sizes[e.Key] = e.Size
-		l.all = append(l.all, e.Key)
-		if c.isSource(e.Key) {
-			l.sources = append(l.sources, e.Object)
-		} else if !strings.HasPrefix(e.Key, manifest.Dir) {
-			l.ignored++
+	for _, prefix := range c.prefixes() {
+		err := c.Source.List(ctx, prefix, "", func(e storage.Entry) error {
+			if _, dup := l.sizes[e.Key]; dup {
+				return nil
+			}
+			l.sizes[e.Key] = e.Size
+			l.all = append(l.all, e.Key)
+			switch {
+			case !c.inRanges(e.Key) || strings.HasPrefix(e.Key, manifest.Dir):
+			case c.isSource(e.Key):
+				l.sources = append(l.sources, e.Object)
+			default:
+				l.ignored++
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	return l, err
+	}
+	sort.Strings(l.all)
+	return l, nil
 }
 
 // siblingsOf finds sidecars of key in the sorted listing: keys that extend
@@ -196,11 +230,18 @@ func (c *Config) prunable(ctx context.Context, l *listing, destObjs map[string]s
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	bounded := false
+	for _, r := range c.Ranges {
+		bounded = bounded || r.Bounded()
+	}
 	for _, key := range keys {
 		if expected[key] || !c.isOutput(key) {
 			continue
 		}
 		src, ok := owner[key]
+		if !ok && bounded {
+			continue // thumbnails of other shards: not ours to judge
+		}
 		if !ok {
 			st, err := c.Dest.Stat(ctx, key)
 			if err != nil {
@@ -213,7 +254,7 @@ func (c *Config) prunable(ctx context.Context, l *listing, destObjs map[string]s
 				continue // not written by quicklook: leave it alone
 			}
 		}
-		if _, listed := l.sizes[src]; listed || !strings.HasPrefix(src, c.Prefix) {
+		if _, listed := l.sizes[src]; listed || !c.inRanges(src) {
 			continue
 		}
 		gone[src] = append(gone[src], key)

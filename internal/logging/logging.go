@@ -4,10 +4,14 @@
 package logging
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"sort"
+	"strings"
+	"time"
 )
 
 // IsTerminal reports whether f is an interactive terminal.
@@ -55,4 +59,54 @@ func batchAttrs() []any {
 		}
 	}
 	return out
+}
+
+// Writer is where logs go: stdout in AWS Batch (the awslogs driver ships it
+// to CloudWatch, as the metrics line below), stderr elsewhere so stdout
+// stays for the human summary.
+func Writer() *os.File {
+	if InBatch() {
+		return os.Stdout
+	}
+	return os.Stderr
+}
+
+// Metrics writes one CloudWatch embedded-metric-format line: CloudWatch
+// Logs turns it into metrics in namespace, without API calls.
+func Metrics(w io.Writer, namespace string, dims map[string]string, counts map[string]float64) error {
+	rec := map[string]any{}
+	var dimNames []string
+	for k, v := range dims {
+		rec[k] = v
+		dimNames = append(dimNames, k)
+	}
+	sort.Strings(dimNames)
+	var metrics []map[string]string
+	names := make([]string, 0, len(counts))
+	for k := range counts {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		rec[k] = counts[k]
+		unit := "Count"
+		if strings.HasSuffix(k, "Bytes") {
+			unit = "Bytes"
+		} else if strings.HasSuffix(k, "Seconds") {
+			unit = "Seconds"
+		}
+		metrics = append(metrics, map[string]string{"Name": k, "Unit": unit})
+	}
+	rec["_aws"] = map[string]any{
+		"Timestamp": time.Now().UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{
+			"Namespace": namespace, "Dimensions": [][]string{dimNames}, "Metrics": metrics,
+		}},
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
 }

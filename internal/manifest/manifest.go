@@ -62,6 +62,7 @@ type Summary struct {
 	Job             string         `json:"job"`
 	Source          string         `json:"source"`
 	Prefix          string         `json:"prefix"`
+	Ranges          any            `json:"ranges,omitempty"` // an array child's key ranges
 	Dest            string         `json:"dest"`
 	Started         time.Time      `json:"started"`
 	Finished        time.Time      `json:"finished"`

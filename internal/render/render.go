@@ -30,22 +30,37 @@ const Version = "1"
 
 // Config is process-wide GDAL set-up.
 type Config struct {
-	CacheMB   int // GDAL block cache
-	BlockSize int // read size of the VSI block cache, bytes
+	CacheMB int // GDAL's decoded-block cache, shared by all renders
+	// BlockSize is the least a small read fetches (read-ahead, default
+	// 64 KiB), and ReadCacheMB bounds the raw bytes one render keeps
+	// (default 32).
+	BlockSize   int
+	ReadCacheMB int
+	// Parallel bounds the concurrent ranged reads of one render (default 8).
+	Parallel int
 }
+
+var cfg Config
 
 var initOnce sync.Once
 var initErr error
 
 // Init configures and registers GDAL once, before first use.
-func Init(cfg Config) error {
+func Init(c Config) error {
 	initOnce.Do(func() {
-		if cfg.CacheMB <= 0 {
-			cfg.CacheMB = 64
+		if c.CacheMB <= 0 {
+			c.CacheMB = 64
 		}
-		if cfg.BlockSize <= 0 {
-			cfg.BlockSize = 64 << 10
+		if c.BlockSize <= 0 {
+			c.BlockSize = 64 << 10
 		}
+		if c.ReadCacheMB <= 0 {
+			c.ReadCacheMB = 32
+		}
+		if c.Parallel <= 0 {
+			c.Parallel = 8
+		}
+		cfg = c
 		for k, v := range map[string]string{
 			"GDAL_CACHEMAX":          strconv.Itoa(cfg.CacheMB),
 			"GDAL_PAM_ENABLED":       "NO", // no .aux.xml next to /vsimem/ outputs
@@ -57,7 +72,7 @@ func Init(cfg Config) error {
 			}
 		}
 		godal.RegisterAll()
-		initErr = registerVSI(cfg.BlockSize, 4*cfg.BlockSize)
+		initErr = registerVSI()
 	})
 	return initErr
 }
@@ -205,7 +220,8 @@ func dataErr(class, format string, a ...any) error {
 func Render(ctx context.Context, src Source, key string, siblings []string, opt Options) (*Result, error) {
 	opt = opt.Defaults()
 	diag := &diagnostics{}
-	vpath, detach := attach(trackedSource{src, diag}, key, siblings...)
+	cache := newReadCache(trackedSource{src, diag}, int64(cfg.BlockSize), int64(cfg.ReadCacheMB)<<20, cfg.Parallel)
+	vpath, detach := attach(cache, key, siblings...)
 	defer detach()
 
 	// SiblingFiles() with no names lets GDAL ask /vsiql/ for them (see vsi.go).
@@ -251,7 +267,17 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 		return nil, err
 	}
 
-	img, err := readPicture(ds, pick, lvl, maxW, maxH, opt, diag)
+	img, err := readPicture(ds, pick, lvl, maxW, maxH, opt, diag, func(ranges [][2]int64) error {
+		if len(ranges) == 0 && ds.Driver().ShortName() != "GTiff" {
+			// Photo formats decode front to back: fetch the whole (bounded) file at once.
+			if size, err := cache.Size(key); err == nil && size <= int64(cfg.ReadCacheMB)<<19 {
+				for off := int64(0); off < size; off += 1 << 20 {
+					ranges = append(ranges, [2]int64{off, 1 << 20})
+				}
+			}
+		}
+		return cache.Prefetch(key, ranges)
+	})
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr
@@ -399,7 +425,7 @@ func bandAt(b godal.Band, lvl level) godal.Band {
 // resampling. When it is much larger (no usable overview) it is sampled with
 // nearest neighbour at twice the thumbnail size, which reads only the strips
 // or tiles it needs; area averaging then removes the aliasing.
-func readPicture(ds *godal.Dataset, p picked, lvl level, tw, th int, opt Options, diag *diagnostics) (rgba, error) {
+func readPicture(ds *godal.Dataset, p picked, lvl level, tw, th int, opt Options, diag *diagnostics, prefetch func([][2]int64) error) (rgba, error) {
 	alg := godal.Average
 	rw, rh := tw, th
 	if lvl.w > 4*tw || lvl.h > 4*th || p.palette != nil {
@@ -407,6 +433,21 @@ func readPicture(ds *godal.Dataset, p picked, lvl level, tw, th int, opt Options
 		rw, rh = min(lvl.w, 2*tw), min(lvl.h, 2*th)
 	}
 	bands := ds.Bands()
+	var levelBands []godal.Band
+	for _, bi := range p.bands {
+		levelBands = append(levelBands, bandAt(bands[bi], lvl))
+	}
+	if p.alpha >= 0 {
+		levelBands = append(levelBands, bandAt(bands[p.alpha], lvl))
+	}
+	// A one-pixel read first, under the strict handler: it makes libtiff load
+	// the strip or tile index, and report on it, before the lookups below.
+	probe := make([]uint8, 1)
+	if err := levelBands[0].Read(0, 0, probe, 1, 1, godal.Window(1, 1), godal.ErrLogger(diag.strict)); err != nil {
+		return rgba{}, diag.readErr(err)
+	}
+	// A prefetch failure is not fatal here: the reads below retry and report.
+	_ = prefetch(tiffBlockRanges(levelBands, lvl, rw, rh, alg == godal.Nearest))
 	n := rw * rh
 	img := newRGBA(rw, rh)
 	valid := make([]bool, n)

@@ -3,7 +3,7 @@ package render
 /*
 #cgo pkg-config: gdal
 #include <stdlib.h>
-int qlInstall(const char *prefix, size_t bufferSize, size_t cacheSize);
+int qlInstall(const char *prefix);
 void qlQuietGDAL(void);
 */
 import "C"
@@ -87,11 +87,11 @@ func attach(src Source, key string, siblings ...string) (path string, detach fun
 // registerVSI installs /vsiql/ with GDAL's plugin API rather than godal's
 // Go handler, whose multi-range read (which GTiff uses even for one range)
 // returns unfilled buffers in v0.0.18.
-func registerVSI(blockSize, cacheSize int) error {
+func registerVSI() error {
 	C.qlQuietGDAL()
 	// GDAL 3.6 keeps the prefix pointer: it is never freed.
 	prefix := C.CString(vsiPrefix)
-	if C.qlInstall(prefix, C.size_t(blockSize), C.size_t(cacheSize)) != 0 {
+	if C.qlInstall(prefix) != 0 {
 		return fmt.Errorf("installing the %s file system in GDAL failed", vsiPrefix)
 	}
 	return nil

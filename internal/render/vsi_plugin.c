@@ -1,6 +1,9 @@
 // A read-only GDAL virtual file system whose bytes come from Go (see vsi.go).
-// It uses GDAL's plugin API, which buffers small reads in a per-handle block
-// cache and turns multi-range reads into plain ranged reads.
+// Caching is done on the Go side, per render and shared by all of GDAL's
+// handles (blockcache.go), so GDAL's own per-handle cache is off. There is
+// no multi-range callback: GDAL 3.6's plugin layer copies merged ranges
+// back from buffers it never filled. Parallel reads come from prefetching
+// the blocks a read will need instead (prefetch.go).
 #define _LARGEFILE64_SOURCE 1
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +103,7 @@ static char **ql_siblings(void *ud, const char *name) {
 	return list;
 }
 
-int qlInstall(const char *prefix, size_t bufferSize, size_t cacheSize) {
+int qlInstall(const char *prefix) {
 	VSIFilesystemPluginCallbacksStruct *cb = VSIAllocFilesystemPluginCallbacksStruct();
 	cb->open = ql_open;
 	cb->stat = ql_stat;
@@ -110,8 +113,6 @@ int qlInstall(const char *prefix, size_t bufferSize, size_t cacheSize) {
 	cb->eof = ql_eof;
 	cb->close = ql_close;
 	cb->sibling_files = ql_siblings;
-	cb->nBufferSize = bufferSize;
-	cb->nCacheSize = cacheSize;
 	// GDAL 3.6 keeps this pointer rather than a copy: it must live as long
 	// as the process.
 	return VSIInstallPluginHandler(prefix, cb);

@@ -14,7 +14,7 @@ func TestLocalConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conformance(t, s)
+	Conformance(t, s)
 }
 
 func TestLocalHidesBookkeepingAndTempFiles(t *testing.T) {
@@ -61,5 +61,25 @@ func TestLocalSkipsEmptyFoldersInCommonPrefixes(t *testing.T) {
 	s, _ := OpenLocal(dir, false)
 	if got := listKeys(t, s, "", "/"); strings.Join(got, "|") != "full/" {
 		t.Fatalf("list = %q", got)
+	}
+}
+
+func TestReadWriteFileLocations(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "runs", "plan.json")
+	if err := WriteFile(ctx, p, []byte(`{"a":1}`), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := ReadFile(ctx, "file://"+p, OpenOptions{})
+	if err != nil || string(b) != `{"a":1}` {
+		t.Fatalf("read back %q, %v", b, err)
+	}
+	if _, err := ReadFile(ctx, filepath.Dir(p)+"/missing.json", OpenOptions{}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing file: %v", err)
+	}
+	for _, bad := range []string{"s3://bucket", "s3://bucket/", "s3:///key", "dir/"} {
+		if _, err := ReadFile(ctx, bad, OpenOptions{}); err == nil {
+			t.Errorf("ReadFile(%q) accepted", bad)
+		}
 	}
 }

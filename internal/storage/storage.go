@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -132,7 +133,7 @@ func ValidatePrefix(prefix string) error {
 func Open(ctx context.Context, location string, opts OpenOptions) (Store, error) {
 	switch {
 	case strings.HasPrefix(location, "s3://"):
-		return nil, fmt.Errorf("%s: S3 locations are not supported by this build", location)
+		return OpenS3(ctx, location, opts)
 	case strings.Contains(location, "://") && !strings.HasPrefix(location, "file://"):
 		return nil, fmt.Errorf("%s: unknown scheme (use s3://BUCKET/BASE/, file:///path or a folder path)", location)
 	}
@@ -145,4 +146,57 @@ type OpenOptions struct {
 	Create bool
 	// RequesterPays sends x-amz-request-payer on every call (S3 only).
 	RequesterPays bool
+}
+
+// splitLocation splits a file location into the store that holds it and its
+// key: s3://b/runs/p.json -> (s3://b, runs/p.json).
+func splitLocation(location string) (store, key string, err error) {
+	if strings.HasPrefix(location, "s3://") {
+		rest := strings.TrimPrefix(location, "s3://")
+		bucket, key, ok := strings.Cut(rest, "/")
+		if !ok || bucket == "" || key == "" || strings.HasSuffix(key, "/") {
+			return "", "", fmt.Errorf("%q: want s3://BUCKET/KEY", location)
+		}
+		return "s3://" + bucket, key, nil
+	}
+	p := strings.TrimPrefix(location, "file://")
+	if p == "" || strings.HasSuffix(p, "/") {
+		return "", "", fmt.Errorf("%q: want a file path", location)
+	}
+	dir, file := filepath.Split(p)
+	if dir == "" {
+		dir = "."
+	}
+	return dir, file, nil
+}
+
+// ReadFile reads one whole object named by a location (s3://BUCKET/KEY or a path).
+func ReadFile(ctx context.Context, location string, opts OpenOptions) ([]byte, error) {
+	dir, key, err := splitLocation(location)
+	if err != nil {
+		return nil, err
+	}
+	st, err := Open(ctx, dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := st.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// WriteFile writes one whole object named by a location, atomically.
+func WriteFile(ctx context.Context, location string, data []byte, put PutOptions) error {
+	dir, key, err := splitLocation(location)
+	if err != nil {
+		return err
+	}
+	st, err := Open(ctx, dir, OpenOptions{Create: true})
+	if err != nil {
+		return err
+	}
+	return st.Put(ctx, key, data, put)
 }

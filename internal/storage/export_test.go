@@ -10,9 +10,9 @@ import (
 	"testing"
 )
 
-// conformance runs the behaviour every Store must share, so that a local
+// Conformance runs the behaviour every Store must share, so that a local
 // folder and a bucket are interchangeable for the job.
-func conformance(t *testing.T, s Store) {
+func Conformance(t *testing.T, s Store) {
 	ctx := context.Background()
 	keys := []string{
 		"a-c", "a/b", "a.b", "a/c/d.tif", "a/c/e.tif", "a/z", "b/x y.tif", "b/café/東京.tif",

@@ -1,0 +1,226 @@
+package render
+
+import (
+	"errors"
+	"io"
+	"sort"
+	"sync"
+)
+
+// readCache sits between GDAL and a Source for the length of one render.
+// GDAL reads in small pieces (IFD entries, one strip at a time) and may open
+// the same file through several handles; the cache serves them all from the
+// byte extents fetched so far. Small reads fetch at least readAhead bytes;
+// Prefetch fetches the exact ranges a read will need, concurrently. It lives
+// only as long as the render, so it never serves bytes of an older object.
+type readCache struct {
+	src       Source
+	readAhead int64
+	maxBytes  int64 // beyond this, extents are dropped (bounded memory)
+	parallel  int
+
+	mu    sync.Mutex
+	files map[string][]extent // sorted by offset; may overlap
+	sizes map[string]int64
+	held  int64
+}
+
+type extent struct {
+	off  int64
+	data []byte
+}
+
+func (e extent) end() int64 { return e.off + int64(len(e.data)) }
+
+// coalesceGap joins prefetch ranges this close: one request instead of two
+// costs at most this many unneeded bytes.
+const coalesceGap = 16 << 10
+
+func newReadCache(src Source, readAhead, maxBytes int64, parallel int) *readCache {
+	return &readCache{src: src, readAhead: readAhead, maxBytes: maxBytes, parallel: parallel,
+		files: map[string][]extent{}, sizes: map[string]int64{}}
+}
+
+func (c *readCache) Size(key string) (int64, error) {
+	c.mu.Lock()
+	n, ok := c.sizes[key]
+	c.mu.Unlock()
+	if ok {
+		return n, nil
+	}
+	n, err := c.src.Size(key)
+	if err == nil {
+		c.mu.Lock()
+		c.sizes[key] = n
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+// gaps returns the parts of [off, end) that no extent covers.
+func (c *readCache) gaps(key string, off, end int64) [][2]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out [][2]int64
+	pos := off
+	for _, e := range c.files[key] {
+		if e.end() <= pos {
+			continue
+		}
+		if e.off >= end {
+			break
+		}
+		if e.off > pos {
+			out = append(out, [2]int64{pos, e.off})
+		}
+		pos = max(pos, e.end())
+		if pos >= end {
+			return out
+		}
+	}
+	if pos < end {
+		out = append(out, [2]int64{pos, end})
+	}
+	return out
+}
+
+// fetch reads [r[0], r[1]) with one ranged read and keeps it.
+func (c *readCache) fetch(key string, r [2]int64) error {
+	buf := make([]byte, r[1]-r[0])
+	n, err := c.src.ReadAt(key, buf, r[0])
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held+int64(n) > c.maxBytes {
+		c.files = map[string][]extent{}
+		c.held = 0
+	}
+	exts := append(c.files[key], extent{r[0], buf[:n]})
+	sort.Slice(exts, func(i, j int) bool { return exts[i].off < exts[j].off })
+	c.files[key] = exts
+	c.held += int64(n)
+	return nil
+}
+
+func (c *readCache) fetchAll(key string, ranges [][2]int64) error {
+	if len(ranges) == 1 {
+		return c.fetch(key, ranges[0])
+	}
+	sem := make(chan struct{}, c.parallel)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for _, r := range ranges {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(r [2]int64) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := c.fetch(key, r); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}(r)
+	}
+	wg.Wait()
+	return first
+}
+
+// copyOut copies cached bytes of [off, off+len(p)) into p and returns how
+// many contiguous bytes from off it found.
+func (c *readCache) copyOut(key string, p []byte, off int64) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	exts := c.files[key]
+	n := 0
+	for n < len(p) {
+		pos := off + int64(n)
+		i := sort.Search(len(exts), func(i int) bool { return exts[i].off > pos })
+		copied := 0
+		// Extents may overlap: any one starting at or before pos may cover it.
+		for j := i - 1; j >= 0 && copied == 0; j-- {
+			if e := exts[j]; e.end() > pos {
+				copied = copy(p[n:], e.data[pos-e.off:])
+			}
+		}
+		if copied == 0 {
+			break
+		}
+		n += copied
+	}
+	return n
+}
+
+func (c *readCache) ReadAt(key string, p []byte, off int64) (int, error) {
+	size, err := c.Size(key)
+	if err != nil {
+		return 0, err
+	}
+	if off >= size {
+		return 0, io.EOF
+	}
+	want := min(int64(len(p)), size-off)
+	for attempt := 0; attempt < 2; attempt++ {
+		var todo [][2]int64
+		for _, g := range c.gaps(key, off, off+want) {
+			// Read ahead on small reads: GDAL parses headers a few bytes at a time.
+			if g[1]-g[0] < c.readAhead {
+				g[1] = min(g[0]+c.readAhead, size)
+			}
+			todo = append(todo, g)
+		}
+		if len(todo) > 0 {
+			if err := c.fetchAll(key, todo); err != nil {
+				return 0, err
+			}
+		}
+		// A full cache may have dropped extents between fetch and copy: retry once.
+		if n := c.copyOut(key, p[:want], off); int64(n) == want {
+			if want < int64(len(p)) {
+				return n, io.EOF
+			}
+			return n, nil
+		}
+	}
+	return 0, errors.New("read cache too small for one read: raise the read cache size")
+}
+
+// Prefetch fetches the given byte ranges ([offset, length] pairs)
+// concurrently, joining near neighbours, so that GDAL's one-by-one reads
+// that follow are served from memory.
+func (c *readCache) Prefetch(key string, ranges [][2]int64) error {
+	size, err := c.Size(key)
+	if err != nil || len(ranges) == 0 {
+		return err
+	}
+	var want [][2]int64
+	for _, r := range ranges {
+		if r[0] < size && r[1] > 0 {
+			want = append(want, c.gaps(key, r[0], min(r[0]+r[1], size))...)
+		}
+	}
+	return c.fetchAll(key, coalesce(want, coalesceGap))
+}
+
+// coalesce sorts [start, end) ranges and joins those closer than gap.
+func coalesce(rs [][2]int64, gap int64) [][2]int64 {
+	if len(rs) < 2 {
+		return rs
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i][0] < rs[j][0] })
+	out := rs[:1]
+	for _, r := range rs[1:] {
+		last := &out[len(out)-1]
+		if r[0] <= last[1]+gap {
+			last[1] = max(last[1], r[1])
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}

@@ -1,0 +1,108 @@
+package render
+
+import (
+	"bytes"
+	"io"
+	"io/fs"
+	"sync"
+	"testing"
+)
+
+// memSource serves one in-memory object and records every read.
+type memSource struct {
+	data  []byte
+	mu    sync.Mutex
+	reads [][2]int64
+}
+
+func (m *memSource) Size(key string) (int64, error) {
+	if key != "k" {
+		return -1, fs.ErrNotExist
+	}
+	return int64(len(m.data)), nil
+}
+
+func (m *memSource) ReadAt(key string, p []byte, off int64) (int, error) {
+	m.mu.Lock()
+	m.reads = append(m.reads, [2]int64{off, int64(len(p))})
+	m.mu.Unlock()
+	if off >= int64(len(m.data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, m.data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func TestReadCacheServesRepeatsFromMemory(t *testing.T) {
+	src := &memSource{data: bytes.Repeat([]byte("0123456789"), 10000)} // 100,000 bytes
+	c := newReadCache(src, 4096, 1<<20, 4)
+	p := make([]byte, 8)
+	for i := 0; i < 3; i++ {
+		if n, err := c.ReadAt("k", p, 10); n != 8 || err != nil || string(p) != "01234567" {
+			t.Fatalf("ReadAt = %d %v %q", n, err, p)
+		}
+	}
+	if len(src.reads) != 1 || src.reads[0] != [2]int64{10, 4096} {
+		t.Fatalf("reads %v: want one read-ahead read", src.reads)
+	}
+	// A read spanning cached and missing bytes fetches only the gap.
+	big := make([]byte, 6000)
+	if n, err := c.ReadAt("k", big, 2000); n != 6000 || err != nil || !bytes.Equal(big, src.data[2000:8000]) {
+		t.Fatalf("spanning read = %d %v", n, err)
+	}
+	if last := src.reads[len(src.reads)-1]; last[0] != 4106 {
+		t.Fatalf("gap read started at %d, want 4106", last[0])
+	}
+	// At the end: short read and EOF, never past the object.
+	n, err := c.ReadAt("k", big, 99_000)
+	if n != 1000 || err != io.EOF || !bytes.Equal(big[:1000], src.data[99_000:]) {
+		t.Fatalf("end read = %d %v", n, err)
+	}
+	if _, err := c.ReadAt("k", big, 100_000); err != io.EOF {
+		t.Fatalf("past the end: %v", err)
+	}
+	if _, err := c.ReadAt("missing", big, 0); err == nil {
+		t.Fatal("missing key read")
+	}
+}
+
+func TestReadCachePrefetchCoalescesAndIsExact(t *testing.T) {
+	src := &memSource{data: make([]byte, 1<<20)}
+	c := newReadCache(src, 64<<10, 8<<20, 4)
+	// Three strips close together, one far away.
+	if err := c.Prefetch("k", [][2]int64{{1000, 2000}, {5000, 2000}, {9000, 1000}, {600_000, 24_000}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(src.reads) != 2 {
+		t.Fatalf("reads %v: want the near ranges joined into one", src.reads)
+	}
+	var total int64
+	for _, r := range src.reads {
+		total += r[1]
+	}
+	if total != (10_000-1000)+24_000 {
+		t.Fatalf("prefetched %d bytes: not exact", total)
+	}
+	before := len(src.reads)
+	p := make([]byte, 24_000)
+	if _, err := c.ReadAt("k", p, 600_000); err != nil || len(src.reads) != before {
+		t.Fatalf("prefetched range read again (%v)", err)
+	}
+}
+
+func TestReadCacheStaysBounded(t *testing.T) {
+	src := &memSource{data: make([]byte, 4<<20)}
+	c := newReadCache(src, 64<<10, 256<<10, 2)
+	p := make([]byte, 64<<10)
+	for off := int64(0); off < 4<<20; off += 64 << 10 {
+		if _, err := c.ReadAt("k", p, off); err != nil {
+			t.Fatal(err)
+		}
+		if c.held > 256<<10 {
+			t.Fatalf("cache holds %d bytes, bound is %d", c.held, 256<<10)
+		}
+	}
+}
