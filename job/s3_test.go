@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,26 +42,12 @@ func uploadNAIP(t *testing.T, st storage.Store, n int, keyOf func(i int) string)
 		data = append(data, b)
 	}
 	keys := make([]string, n)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	errs := make(chan error, n)
-	for i := 0; i < n; i++ {
+	objects := map[string][]byte{}
+	for i := range keys {
 		keys[i] = keyOf(i)
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if err := st.Put(context.Background(), keys[i], data[i%len(data)], storage.PutOptions{ContentType: "image/tiff"}); err != nil {
-				errs <- err
-			}
-		}(i)
+		objects[keys[i]] = data[i%len(data)]
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	s3test.PutAll(t, st, objects)
 	return keys
 }
 
@@ -315,6 +300,41 @@ func TestS3ArrayChildRendersExactlyItsShare(t *testing.T) {
 	r = runBin(t, []string{"AWS_BATCH_JOB_ARRAY_INDEX=3", "QUICKLOOK_PLAN=" + planLoc}, "run")
 	if r.code != 2 || !strings.Contains(r.stdout+r.stderr, "shard 3") {
 		t.Fatalf("shard out of range: exit %d %s", r.code, r.stderr)
+	}
+}
+
+func TestS3MoreThanAThousandObjectsWithSpacesAndUnicode(t *testing.T) {
+	srcLoc, dstLoc := s3test.Bucket(t, "many"), s3test.Bucket(t, "manythumbs")
+	tiny, err := os.ReadFile(filepath.Join(testenv.RealData(t), "geotiff/float/float_raster_with_nodata.tif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1050
+	objects := map[string][]byte{}
+	for i := 0; i < n; i++ {
+		objects[fmt.Sprintf("p/Zürich %d/img é %04d.tif", i%7, i)] = tiny
+	}
+	s3test.PutAll(t, s3Store(t, srcLoc), objects)
+	r := runBin(t, nil, "run", "--source", srcLoc, "--prefix", "p/", "--dest", dstLoc, "--log-format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("%d created", n)) {
+		t.Fatalf("exit %d:\n%s", r.code, r.stdout)
+	}
+	thumbs := 0
+	s3Store(t, dstLoc).List(context.Background(), "p/", "", func(e storage.Entry) error {
+		if strings.HasSuffix(e.Key, ".thumb.jpg") {
+			if _, ok := objects[strings.TrimSuffix(e.Key, ".thumb.jpg")+".tif"]; !ok {
+				t.Errorf("thumbnail %q has no source", e.Key)
+			}
+			thumbs++
+		}
+		return nil
+	})
+	if thumbs != n {
+		t.Fatalf("%d thumbnails for %d sources", thumbs, n)
+	}
+	r = runBin(t, nil, "run", "--source", srcLoc, "--prefix", "p/", "--dest", dstLoc)
+	if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("%d up to date", n)) {
+		t.Fatalf("rerun exit %d:\n%s", r.code, r.stdout)
 	}
 }
 

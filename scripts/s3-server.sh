@@ -36,11 +36,12 @@ start() {
 		posix --sidecar "$STATE/meta" "$STATE/data" >"$STATE/log" 2>&1 &
 	echo $! >"$STATE/pid"
 	for _ in $(seq 1 100); do
-		answers && return 0
-		kill -0 "$(cat "$STATE/pid")" 2>/dev/null || break
 		sleep 0.1
+		# Ours must be alive: something else answering on the port is not our server.
+		kill -0 "$(cat "$STATE/pid")" 2>/dev/null || break
+		answers && return 0
 	done
-	echo "s3-server: versitygw did not start; its log:" >&2
+	echo "s3-server: versitygw did not start on 127.0.0.1:$PORT (set QUICKLOOK_S3_PORT to use another port); its log:" >&2
 	cat "$STATE/log" >&2
 	exit 1
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"quicklook/internal/s3test"
@@ -43,26 +42,11 @@ func TestS3PaginationSpacesAndUnicode(t *testing.T) {
 	st := openS3(t, s3test.Bucket(t, "pages"), storage.OpenOptions{})
 	ctx := context.Background()
 	const n = 1100
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	errs := make(chan error, n)
+	objects := map[string][]byte{}
 	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			key := fmt.Sprintf("p/d%04d/é x %04d.tif", i, i)
-			if err := st.Put(ctx, key, []byte("x"), storage.PutOptions{}); err != nil {
-				errs <- err
-			}
-		}(i)
+		objects[fmt.Sprintf("p/d%04d/é x %04d.tif", i, i)] = []byte("x")
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	s3test.PutAll(t, st, objects)
 	var keys, prefixes []string
 	st.List(ctx, "p/", "", func(e storage.Entry) error { keys = append(keys, e.Key); return nil })
 	st.List(ctx, "p/", "/", func(e storage.Entry) error { prefixes = append(prefixes, e.CommonPrefix); return nil })
