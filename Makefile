@@ -11,8 +11,9 @@ setup:
 
 build: setup
 	go build -o bin/job ./job
+	go build -o bin/submit ./submit
 
-## demo: sample collection -> thumbnails of one prefix (local folders)
+## demo: sample collection -> thumbnails of every prefix, run here by the local executor
 demo: build
 	scripts/demo.sh
 

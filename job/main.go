@@ -78,7 +78,7 @@ func runCommand(code *int) *cli.Command {
 			&cli.Float64Flag{Name: "max-failure-rate", EnvVars: env("MAX_FAILURE_RATE"), Value: 0.05, Usage: "exit 3 when more than this fraction of images are broken"},
 			&cli.BoolFlag{Name: "prune", EnvVars: env("PRUNE"), Usage: "delete thumbnails whose source image is gone"},
 			&cli.StringFlag{Name: "cache-control", EnvVars: env("CACHE_CONTROL"), Value: "public, max-age=86400", Usage: "Cache-Control written with every thumbnail"},
-			&cli.StringFlag{Name: "ext", EnvVars: env("EXT"), Value: strings.Join(job.DefaultExtensions, ","), Usage: "source extensions to render (other objects are counted as ignored)"},
+			&cli.StringFlag{Name: "ext", EnvVars: env("EXT"), Value: strings.Join(naming.DefaultExtensions, ","), Usage: "source extensions to render (other objects are counted as ignored)"},
 			&cli.BoolFlag{Name: "requester-pays", EnvVars: env("REQUESTER_PAYS"), Usage: "send x-amz-request-payer on every source call (S3)"},
 			&cli.IntFlag{Name: "gdal-cache-mb", EnvVars: env("GDAL_CACHE_MB"), Value: 64, Usage: "GDAL block cache, shared by all workers"},
 			&cli.StringFlag{Name: "log-format", EnvVars: env("LOG_FORMAT"), Value: "auto", Usage: "auto (JSON unless on a terminal), json or text"},

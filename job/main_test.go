@@ -22,10 +22,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	jobBin = filepath.Join(dir, "job")
-	if out, err := exec.Command("go", "build", "-o", jobBin, ".").CombinedOutput(); err != nil {
-		panic(fmt.Sprintf("building the job: %v\n%s", err, out))
-	}
+	jobBin = testenv.Build(dir, "job", ".")
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -38,18 +35,8 @@ type result struct {
 
 func runBin(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(jobBin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, out.String(), errb.String()}
+	r := testenv.Run(t, env, jobBin, args...)
+	return result{r.Code, r.Stdout, r.Stderr}
 }
 
 func sampleFolder(t *testing.T, n int) string {

@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
-# The README's first command: make a NAIP-like sample collection, render one
-# prefix with the real job, and say where the results are.
+# The README's first command: make a NAIP-like sample collection, then run
+# the real pipeline over all of it on this machine (the local executor: one
+# bin/job per state/year prefix, with the Batch retry policy), and say where
+# the results are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 data=${DEMO_DATA:-demo/data}
 thumbs=${DEMO_THUMBS:-demo/thumbs}
-prefix=${DEMO_PREFIX:-al/2013/}
 
 echo "== sample collection in $data"
 go run ./scripts/samples -out "$data"
 
-echo "== bin/job run --source $data --prefix $prefix --dest $thumbs"
+echo
+echo "== bin/submit plan --source $data --depth 2 --count"
+bin/submit plan --source "$data" --depth 2 --count
+
+echo
+echo "== bin/submit run --executor local --source $data --dest $thumbs --depth 2"
 set +e
-bin/job run --source "$data" --prefix "$prefix" --dest "$thumbs" --log-format text
+bin/submit run --executor local --source "$data" --dest "$thumbs" --depth 2 --log-dir demo/logs
 code=$?
 set -e
 echo
-echo "Thumbnails are in $thumbs/$prefix (one .thumb.jpg beside each source key)."
-echo "Run the same command again: nothing is re-rendered."
+echo "Thumbnails: $thumbs/<state>/<year>/... (one .thumb.jpg beside each source key)"
+echo "Manifests:  $thumbs/_quicklook/manifests/"
+echo "Job logs:   demo/logs/"
+echo "Run it again: every job finds its thumbnails up to date."
 exit $code

@@ -185,7 +185,7 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 func (c Config) withDefaults() Config {
 	c.Render = c.Render.Defaults()
 	if len(c.Extensions) == 0 {
-		c.Extensions = DefaultExtensions
+		c.Extensions = naming.DefaultExtensions
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = 1

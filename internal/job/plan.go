@@ -3,7 +3,6 @@ package job
 import (
 	"context"
 	"errors"
-	"path"
 	"sort"
 	"strings"
 
@@ -18,9 +17,6 @@ const (
 	MetaSourceKey  = "quicklook-source-key"
 	MetaSettings   = "quicklook-settings"
 )
-
-// DefaultExtensions are the source extensions rendered unless --ext says otherwise.
-var DefaultExtensions = []string{"tif", "tiff", "jpg", "jpeg", "png", "webp", "jp2", "gif"}
 
 // item is one source object and what it needs.
 type item struct {
@@ -52,13 +48,7 @@ func (c *Config) isSource(key string) bool {
 			return false // a thumbnail written into the source tree
 		}
 	}
-	ext := strings.ToLower(strings.TrimPrefix(path.Ext(key), "."))
-	for _, e := range c.Extensions {
-		if ext == e {
-			return true
-		}
-	}
-	return false
+	return naming.HasExtension(key, c.Extensions)
 }
 
 // prefixes are the distinct prefixes of the ranges, in order.

@@ -5,6 +5,9 @@
 package testenv
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,4 +70,39 @@ func Tool(t testing.TB, name string) string {
 		Missing(t, name+" (install with scripts/setup.sh)")
 	}
 	return p
+}
+
+// Build compiles the package at pkg (a path, e.g. "." or "../job") into dir
+// and returns the binary's path; for TestMain, so it panics on failure.
+func Build(dir, name, pkg string) string {
+	bin := filepath.Join(dir, name)
+	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		panic(fmt.Sprintf("building %s: %v\n%s", pkg, err, out))
+	}
+	return bin
+}
+
+// Result is how a command ended.
+type Result struct {
+	Code           int
+	Stdout, Stderr string
+}
+
+// Run runs bin with args and extra environment and returns its exit code
+// and output.
+func Run(t testing.TB, env []string, bin string, args ...string) Result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return Result{code, out.String(), errb.String()}
 }

@@ -1,0 +1,210 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"quicklook/internal/storage"
+)
+
+// Sized is a prefix (or a range of one) with what it holds.
+type Sized struct {
+	Range
+	Objects int   `json:"objects"`
+	Bytes   int64 `json:"bytes"`
+}
+
+// EnumerateOptions choose the prefixes a run covers.
+type EnumerateOptions struct {
+	Root     string   // start below this prefix ("" for the bucket)
+	Depth    int      // levels of "/" below Root, e.g. 2 for state/year
+	Include  []string // globs on the prefix without its trailing slash; any match keeps it
+	Exclude  []string // globs; any match drops it
+	Parallel int      // listings in flight
+}
+
+// hidden reports prefixes that are bookkeeping, not data: a segment that
+// starts with "." (NAIP's .misc/) or "_" (quicklook's own _quicklook/).
+func hidden(prefix string) bool {
+	for _, seg := range strings.Split(strings.TrimSuffix(prefix, "/"), "/") {
+		if strings.HasPrefix(seg, ".") || strings.HasPrefix(seg, "_") {
+			return true
+		}
+	}
+	return false
+}
+
+func matchAny(globs []string, prefix string) (bool, error) {
+	p := strings.TrimSuffix(prefix, "/")
+	for _, g := range globs {
+		ok, err := path.Match(strings.TrimSuffix(g, "/"), p)
+		if err != nil {
+			return false, fmt.Errorf("glob %q: %w", g, err)
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Enumerate lists prefixes Depth levels below Root with a "/" delimiter,
+// level by level, paginating as the store does.
+func Enumerate(ctx context.Context, st storage.Store, o EnumerateOptions) ([]string, error) {
+	if o.Depth < 1 {
+		return nil, fmt.Errorf("depth must be at least 1")
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 8
+	}
+	level := []string{o.Root}
+	for d := 0; d < o.Depth; d++ {
+		next, err := forEach(ctx, level, o.Parallel, func(p string) ([]string, error) {
+			var out []string
+			err := st.List(ctx, p, "/", func(e storage.Entry) error {
+				if e.CommonPrefix != "" && !hidden(e.CommonPrefix) {
+					out = append(out, e.CommonPrefix)
+				}
+				return nil
+			})
+			return out, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		level = next
+	}
+	var out []string
+	for _, p := range level {
+		if len(o.Include) > 0 {
+			if ok, err := matchAny(o.Include, p); err != nil || !ok {
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
+		if ok, err := matchAny(o.Exclude, p); err != nil {
+			return nil, err
+		} else if ok {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// forEach runs fn over items, parallel at most n, and concatenates the
+// results in item order.
+func forEach[T any](ctx context.Context, items []string, n int, fn func(string) ([]T, error)) ([]T, error) {
+	results := make([][]T, len(items))
+	errs := make([]error, len(items))
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int, it string) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				errs[i] = ctx.Err()
+				return
+			}
+			results[i], errs[i] = fn(it)
+		}(i, it)
+	}
+	wg.Wait()
+	var out []T
+	for i := range items {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		out = append(out, results[i]...)
+	}
+	return out, nil
+}
+
+// Count lists each prefix whole and counts the objects isImage accepts.
+func Count(ctx context.Context, st storage.Store, prefixes []string, isImage func(string) bool, parallel int) ([]Sized, error) {
+	if parallel <= 0 {
+		parallel = 8
+	}
+	return forEach(ctx, prefixes, parallel, func(p string) ([]Sized, error) {
+		s := Sized{Range: Range{Prefix: p}}
+		err := st.List(ctx, p, "", func(e storage.Entry) error {
+			if isImage(e.Key) {
+				s.Objects++
+				s.Bytes += e.Size
+			}
+			return nil
+		})
+		return []Sized{s}, err
+	})
+}
+
+// Split cuts a prefix into consecutive key ranges of at most target bytes
+// each (a single object larger than target gets a range of its own).
+func Split(ctx context.Context, st storage.Store, prefix string, target int64, isImage func(string) bool) ([]Sized, error) {
+	var out []Sized
+	cur := Sized{Range: Range{Prefix: prefix}}
+	var last string
+	err := st.List(ctx, prefix, "", func(e storage.Entry) error {
+		if !isImage(e.Key) {
+			return nil
+		}
+		if cur.Objects > 0 && cur.Bytes+e.Size > target {
+			cur.Until = last
+			out = append(out, cur)
+			cur = Sized{Range: Range{Prefix: prefix, StartAfter: last}}
+		}
+		cur.Objects++
+		cur.Bytes += e.Size
+		last = e.Key
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cur.Objects > 0 || len(out) == 0 {
+		out = append(out, cur)
+	}
+	return out, nil
+}
+
+// Pack bin-packs pieces (first fit, largest first) into shards of at most
+// target bytes; pieces must already be at most target (see Split), except
+// single objects larger than it, which get a shard each.
+func Pack(pieces []Sized, target int64) []Shard {
+	sorted := append([]Sized(nil), pieces...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Bytes > sorted[j].Bytes })
+	var shards []Shard
+	for _, p := range sorted {
+		placed := false
+		for i := range shards {
+			if shards[i].Bytes+p.Bytes <= target {
+				shards[i].Ranges = append(shards[i].Ranges, p.Range)
+				shards[i].Objects += p.Objects
+				shards[i].Bytes += p.Bytes
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			shards = append(shards, Shard{Ranges: []Range{p.Range}, Objects: p.Objects, Bytes: p.Bytes})
+		}
+	}
+	// Ranges in key order within a shard, shards in order of their first key:
+	// the same inputs always give the same plan (and shard names).
+	for i := range shards {
+		sort.Slice(shards[i].Ranges, func(a, b int) bool { return rangeKey(shards[i].Ranges[a]) < rangeKey(shards[i].Ranges[b]) })
+	}
+	sort.Slice(shards, func(a, b int) bool { return rangeKey(shards[a].Ranges[0]) < rangeKey(shards[b].Ranges[0]) })
+	return shards
+}
+
+func rangeKey(r Range) string { return r.Prefix + "\x00" + r.StartAfter }

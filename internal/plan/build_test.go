@@ -1,0 +1,185 @@
+package plan_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"quicklook/internal/plan"
+	"quicklook/internal/s3test"
+	"quicklook/internal/storage"
+)
+
+func isTif(k string) bool { return strings.HasSuffix(k, ".tif") }
+
+// tree writes keys (with sizes) into a fresh local folder store.
+func tree(t *testing.T, keys map[string]int64) *storage.Local {
+	t.Helper()
+	root := t.TempDir()
+	for k, size := range keys {
+		p := filepath.Join(root, k)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Truncate(size) // sparse: logical size without the disk
+		f.Close()
+	}
+	st, _ := storage.OpenLocal(root, false)
+	return st
+}
+
+func naipLike() map[string]int64 {
+	return map[string]int64{
+		"al/2013/1m/30085/a.tif": 100, "al/2013/1m/30086/b.tif": 100, "al/2015/1m/30085/c.tif": 100,
+		"ga/2013/1m/30083/d.tif": 100, "tx/2016/60cm/29097/e.tif": 100, "tx/2016/60cm/29097/e.txt": 5,
+		".misc/2013/x.tif": 1, "_quicklook/runs/x.tif": 1, "al/.hidden/1m/z.tif": 1, "readme.txt": 1,
+	}
+}
+
+func enumerate(t *testing.T, st storage.Store, o plan.EnumerateOptions) []string {
+	t.Helper()
+	got, err := plan.Enumerate(context.Background(), st, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func testDepthsAndGlobs(t *testing.T, st storage.Store) {
+	cases := []struct {
+		o    plan.EnumerateOptions
+		want string
+	}{
+		{plan.EnumerateOptions{Depth: 1}, "al/,ga/,tx/"},
+		{plan.EnumerateOptions{Depth: 2}, "al/2013/,al/2015/,ga/2013/,tx/2016/"},
+		{plan.EnumerateOptions{Depth: 3}, "al/2013/1m/,al/2015/1m/,ga/2013/1m/,tx/2016/60cm/"},
+		{plan.EnumerateOptions{Depth: 2, Include: []string{"al/*", "tx/*"}}, "al/2013/,al/2015/,tx/2016/"},
+		{plan.EnumerateOptions{Depth: 2, Exclude: []string{"*/2013"}}, "al/2015/,tx/2016/"},
+		{plan.EnumerateOptions{Depth: 1, Root: "al/"}, "al/2013/,al/2015/"},
+	}
+	for _, c := range cases {
+		if got := strings.Join(enumerate(t, st, c.o), ","); got != c.want {
+			t.Errorf("%+v: %s, want %s", c.o, got, c.want)
+		}
+	}
+	if _, err := plan.Enumerate(context.Background(), st, plan.EnumerateOptions{Depth: 1, Include: []string{"["}}); err == nil {
+		t.Error("a malformed glob was accepted")
+	}
+}
+
+func TestEnumerateLocal(t *testing.T) { testDepthsAndGlobs(t, tree(t, naipLike())) }
+
+func TestEnumerateS3(t *testing.T) {
+	st, err := storage.OpenS3(context.Background(), s3test.Bucket(t, "enum"), storage.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := map[string][]byte{}
+	for k, n := range naipLike() {
+		objs[k] = make([]byte, n)
+	}
+	s3test.PutAll(t, st, objs)
+	testDepthsAndGlobs(t, st)
+}
+
+func TestEnumerateS3PastAThousandPrefixesWithRequesterPays(t *testing.T) {
+	loc := s3test.Bucket(t, "manyprefixes")
+	st, _ := storage.OpenS3(context.Background(), loc, storage.OpenOptions{})
+	objs := map[string][]byte{}
+	for i := 0; i < 1100; i++ {
+		objs[fmt.Sprintf("s/%04d/x.tif", i)] = []byte("x")
+	}
+	s3test.PutAll(t, st, objs)
+	proxy := s3test.NewProxy(t)
+	payer, _ := storage.OpenS3(context.Background(), loc, storage.OpenOptions{RequesterPays: true})
+	got := enumerate(t, payer, plan.EnumerateOptions{Depth: 2})
+	if len(got) != 1100 {
+		t.Fatalf("%d prefixes, want 1100", len(got))
+	}
+	pages := 0
+	for _, r := range proxy.Requests() {
+		if r.Header.Get("X-Amz-Request-Payer") != "requester" {
+			t.Fatalf("listing without x-amz-request-payer: %s?%s", r.Path, r.RawQuery)
+		}
+		if strings.Contains(r.RawQuery, "continuation-token") {
+			pages++
+		}
+	}
+	if pages == 0 {
+		t.Fatal("no continuation page was requested: pagination untested")
+	}
+	counted, err := plan.Count(context.Background(), payer, got[:5], isTif, 4)
+	if err != nil || len(counted) != 5 || counted[0].Objects != 1 || counted[0].Bytes != 1 {
+		t.Fatalf("count: %+v, %v", counted, err)
+	}
+}
+
+func TestSplitAndPackKeepEveryShardUnderTheTarget(t *testing.T) {
+	const mb = 1 << 20
+	keys := map[string]int64{}
+	// One state/year the size of NAIP's largest: 17,000 files of 180 MB.
+	for i := 0; i < 17000; i++ {
+		keys[fmt.Sprintf("tx/2016/q%03d/m_%05d.tif", i%300, i)] = 180 * mb
+	}
+	for i := 0; i < 40; i++ {
+		keys[fmt.Sprintf("s%02d/2015/m_0.tif", i)] = int64(1+i%7) * 1000 * mb
+	}
+	st := tree(t, keys)
+	ctx := context.Background()
+	prefixes := enumerate(t, st, plan.EnumerateOptions{Depth: 2})
+	sized, err := plan.Count(ctx, st, prefixes, isTif, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const target = 50 * 1024 * mb // 50 GiB a child
+	var pieces []plan.Sized
+	for _, s := range sized {
+		if s.Bytes <= target {
+			pieces = append(pieces, s)
+			continue
+		}
+		parts, err := plan.Split(ctx, st, s.Prefix, target, isTif)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(parts) < 2 {
+			t.Fatalf("%s (%d bytes) was not split", s.Prefix, s.Bytes)
+		}
+		pieces = append(pieces, parts...)
+	}
+	shards := plan.Pack(pieces, target)
+	objects := 0
+	seen := map[string]int{}
+	for _, sh := range shards {
+		if sh.Bytes > target {
+			t.Fatalf("a shard of %d bytes is over the target %d", sh.Bytes, target)
+		}
+		objects += sh.Objects
+		for k := range keys {
+			for _, r := range sh.Ranges {
+				if r.Contains(k) {
+					seen[k]++
+				}
+			}
+		}
+	}
+	if objects != len(keys) {
+		t.Fatalf("shards hold %d objects, the bucket %d", objects, len(keys))
+	}
+	for k := range keys {
+		if seen[k] != 1 {
+			t.Fatalf("%s is in %d shards", k, seen[k])
+		}
+	}
+	// The same inputs give the same plan.
+	again := plan.Pack(pieces, target)
+	if fmt.Sprint(again) != fmt.Sprint(shards) {
+		t.Fatal("packing is not deterministic")
+	}
+	t.Logf("%d prefixes -> %d pieces -> %d shards", len(sized), len(pieces), len(shards))
+}
