@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all setup build demo test s3-start s3-stop clean
+.PHONY: all setup build demo test s3-start s3-stop synth clean
 
 all: build
 
@@ -28,5 +28,16 @@ s3-start: setup
 s3-stop:
 	scripts/s3-server.sh stop
 
+## synth: the CDK app (infra/, cdk.json) -> cdk.out; installs the CDK CLI if missing
+CDK := .tools/cdk/node_modules/.bin/cdk
+$(CDK):
+	@command -v npm >/dev/null || scripts/setup.sh npm
+	npm install --silent --no-audit --no-fund --prefix .tools/cdk aws-cdk@2
+
+# jsii warns on every run when Node.js is older than it would like; synth works.
+synth: setup $(CDK)
+	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(CDK) synth --quiet
+	@echo "cdk.out written; deploy with: $(CDK) deploy (see README)"
+
 clean:
-	rm -rf bin demo
+	rm -rf bin demo cdk.out quicklook-logs
