@@ -41,7 +41,7 @@ func run(args []string) int {
 			"configuration error, 3 data errors above --max-failure-rate, 75 interrupted or\n" +
 			"transient failure (a rerun does only what is left). Every flag can also be set\n" +
 			"with the environment variable shown next to it.",
-		Commands:       []*cli.Command{runCommand(&code)},
+		Commands:       []*cli.Command{runCommand(&code), urlCommand(&code)},
 		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are decided below
 	}
 	if err := app.Run(args); err != nil {

@@ -221,3 +221,48 @@ func Last(ctx context.Context, dest storage.Store, job string) (map[string]Recor
 	}
 	return out, key, nil
 }
+
+// LatestManifests returns, for every job under dest, the key of its newest manifest.
+func LatestManifests(ctx context.Context, dest storage.Store) (map[string]string, error) {
+	latest := map[string]string{}
+	err := dest.List(ctx, Dir+"manifests/", "", func(e storage.Entry) error {
+		if !strings.HasSuffix(e.Key, ".jsonl") {
+			return nil
+		}
+		job := path.Base(path.Dir(e.Key))
+		if e.Key > latest[job] {
+			latest[job] = e.Key
+		}
+		return nil
+	})
+	return latest, err
+}
+
+// Outputs is every thumbnail the newest manifests of all jobs under dest
+// record as written or up to date.
+func Outputs(ctx context.Context, dest storage.Store) (map[string]bool, error) {
+	latest, err := LatestManifests(ctx, dest)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, key := range latest {
+		rc, err := dest.Get(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		recs, _, err := Parse(rc)
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if r.Status == Created || r.Status == Updated || r.Status == Skipped {
+				for _, o := range r.Outputs {
+					out[o.Key] = true
+				}
+			}
+		}
+	}
+	return out, nil
+}
