@@ -17,8 +17,9 @@ build: setup
 demo: build
 	scripts/demo.sh
 
-## test: every test, with real GDAL on real files and a real S3 server
+## test: every test, with real GDAL on real files, a real S3 server and a real browser
 test: setup
+	@scripts/setup.sh curl chromium python3
 	scripts/test.sh
 
 ## s3-start / s3-stop: the local S3-compatible server (eval "$$(scripts/s3-server.sh env)")

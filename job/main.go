@@ -18,6 +18,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"quicklook/internal/contactsheet"
 	"quicklook/internal/job"
 	"quicklook/internal/logging"
 	"quicklook/internal/naming"
@@ -282,6 +283,7 @@ func report(log *slog.Logger, res *job.Result, cfg job.Config) {
 	fmt.Printf("thumbnails: %s%s\n", cfg.Dest.URL(), s.Prefix)
 	fmt.Printf("manifest:   %s%s\n", cfg.Dest.URL(), s.Manifest)
 	fmt.Printf("summary:    %s%s\n", cfg.Dest.URL(), strings.TrimSuffix(s.Manifest, ".jsonl")+".summary.json")
+	fmt.Printf("contact sheet: %s%s\n", cfg.Dest.URL(), contactsheet.Index)
 	if res.ExitCode == job.ExitData {
 		fmt.Printf("exit 3: more than %.0f%% of the images are broken (see %s)\n", 100*cfg.MaxFailureRate, path.Base(s.Manifest))
 	}

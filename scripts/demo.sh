@@ -26,5 +26,6 @@ echo
 echo "Thumbnails: $thumbs/<state>/<year>/... (one .thumb.jpg beside each source key)"
 echo "Manifests:  $thumbs/_quicklook/manifests/"
 echo "Job logs:   demo/logs/"
+echo "Contact sheet (open it in a browser): file://$(cd "$thumbs" && pwd)/_quicklook/index.html"
 echo "Run it again: every job finds its thumbnails up to date."
 exit $code

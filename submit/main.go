@@ -20,6 +20,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"quicklook/internal/batch"
+	"quicklook/internal/contactsheet"
 	"quicklook/internal/localexec"
 	"quicklook/internal/naming"
 	"quicklook/internal/plan"
@@ -381,6 +382,11 @@ func runLocal(ctx context.Context, c *cli.Context, jobs []batch.Job, w *submit.W
 	failed := mergeLocal(rec, jobs, results)
 	if err := submit.SaveRecord(context.WithoutCancel(ctx), rec); err != nil {
 		return err
+	}
+	if dest, err := storage.Open(ctx, rec.Dest, storage.OpenOptions{}); err == nil {
+		if err := contactsheet.RebuildIndex(ctx, dest); err == nil {
+			fmt.Printf("contact sheet: %s%s\n", dest.URL(), contactsheet.Index)
+		}
 	}
 	fmt.Printf("run %s: %d of %d jobs succeeded in %.1fs; logs in %s\n", rec.RunID, len(jobs)-len(failed), len(jobs), time.Since(started).Seconds(), logDir)
 	for _, f := range failed {

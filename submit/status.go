@@ -13,7 +13,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"quicklook/internal/batch"
+	"quicklook/internal/contactsheet"
 	"quicklook/internal/logging"
+	"quicklook/internal/storage"
 	"quicklook/internal/submit"
 )
 
@@ -42,6 +44,12 @@ func statusCommand() *cli.Command {
 					return err
 				}
 				active := printStatus(os.Stdout, rec, jobs)
+				if active == 0 {
+					// Every job is over: make sure the contact sheet holds them all.
+					if dest, err := storage.Open(c.Context, rec.Dest, storage.OpenOptions{}); err == nil {
+						contactsheet.RebuildIndex(c.Context, dest)
+					}
+				}
 				if !c.Bool("watch") || active == 0 {
 					if failed := countState(jobs, "FAILED"); failed > 0 {
 						return cli.Exit("", 1)

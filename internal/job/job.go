@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"quicklook/internal/contactsheet"
 	"quicklook/internal/manifest"
 	"quicklook/internal/naming"
 	"quicklook/internal/plan"
@@ -178,6 +179,10 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 	defer cancel()
 	if err := manifest.Write(writeCtx, c.Dest, c.JobName, stamp, records, &sum); err != nil {
 		return nil, err
+	}
+	// The contact sheet is for people: a failure to write it is no failure of the run.
+	if err := contactsheet.Write(writeCtx, c.Dest, c.Source.URL(), sum, records); err != nil {
+		log.Warn("contact sheet not written", "error", err.Error())
 	}
 	return &Result{Summary: sum, ExitCode: sum.ExitCode}, nil
 }
