@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all setup build demo test s3-start s3-stop synth clean
+.PHONY: all setup build demo test bench soak s3-start s3-stop synth clean
 
 all: build
 
@@ -28,6 +28,17 @@ s3-start: setup
 
 s3-stop:
 	scripts/s3-server.sh stop
+
+## bench: quicklook against the methods in use today, same files, one run -> BENCHMARKS.md
+bench: build
+	@scripts/setup.sh curl libvips-tools util-linux
+	scripts/s3-server.sh start
+	eval "$$(scripts/s3-server.sh env)" && go run ./scripts/bench; status=$$?; scripts/s3-server.sh stop; exit $$status
+
+## soak: 2,000 objects, 20 prefixes, 5% injected transient faults, hostile files: nothing lost
+soak: build
+	scripts/s3-server.sh start
+	eval "$$(scripts/s3-server.sh env)" && go run ./scripts/soak; status=$$?; scripts/s3-server.sh stop; exit $$status
 
 ## synth: the CDK app (infra/, cdk.json) -> cdk.out; installs the CDK CLI if missing
 CDK := .tools/cdk/node_modules/.bin/cdk

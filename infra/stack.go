@@ -229,11 +229,11 @@ func NewStack(scope constructs.Construct, id string, cfg Config, props *awscdk.S
 			Image: image, Cpu: jsii.Number(float64(cfg.JobVcpus)), Memory: awscdk.Size_Mebibytes(jsii.Number(float64(cfg.JobMemoryMiB))),
 			Command: jsii.Strings(jobCommand...), JobRole: role, ReadonlyRootFilesystem: jsii.Bool(true),
 			Environment: &map[string]*string{
-				"QUICKLOOK_CONCURRENCY": jsii.String(strconv.Itoa(2 * cfg.JobVcpus)),
+				"QUICKLOOK_CONCURRENCY": jsii.String(strconv.Itoa(4 * cfg.JobVcpus)),
 				"QUICKLOOK_LOG_FORMAT":  jsii.String("json"),
 				"QUICKLOOK_URL_BASE":    urlBase,
 				// GDAL keeps a cache of decoded blocks: a fraction of the job's memory.
-				"QUICKLOOK_GDAL_CACHE_MB": jsii.String(strconv.Itoa(max(32, cfg.JobMemoryMiB/16))),
+				"QUICKLOOK_GDAL_CACHE_MB": jsii.String(strconv.Itoa(max(64, cfg.JobMemoryMiB/16))),
 			},
 			Logging: awsecs.LogDriver_AwsLogs(&awsecs.AwsLogDriverProps{StreamPrefix: jsii.String("quicklook"), LogGroup: logGroup}),
 		}),

@@ -108,19 +108,20 @@ func TestUsageAndConfigurationErrorsExit2(t *testing.T) {
 	dir := sampleFolder(t, 1)
 	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "thumbs")
 	cases := map[string][]string{
-		"missing --dest":      {"run", "--source", src},
-		"unknown flag":        {"run", "--source", src, "--dest", dst, "--nope"},
-		"bad profile":         {"run", "--source", src, "--dest", dst, "--profile", "thumb:0:jpeg"},
-		"bad bands":           {"run", "--source", src, "--dest", dst, "--bands", "1,2"},
-		"bad scale":           {"run", "--source", src, "--dest", dst, "--scale", "9,1"},
-		"bad background":      {"run", "--source", src, "--dest", dst, "--background", "white"},
-		"escaping prefix":     {"run", "--source", src, "--dest", dst, "--prefix", "../etc/"},
-		"missing source":      {"run", "--source", filepath.Join(dir, "nope"), "--dest", dst},
-		"unsupported scheme":  {"run", "--source", "gs://bucket", "--dest", dst},
-		"bad failure rate":    {"run", "--source", src, "--dest", dst, "--max-failure-rate", "2"},
-		"zero concurrency":    {"run", "--source", src, "--dest", dst, "--concurrency", "0"},
-		"unknown log format":  {"run", "--source", src, "--dest", dst, "--log-format", "xml"},
-		"unknown subcommand?": {"walk"},
+		"missing --dest":       {"run", "--source", src},
+		"unknown flag":         {"run", "--source", src, "--dest", dst, "--nope"},
+		"bad profile":          {"run", "--source", src, "--dest", dst, "--profile", "thumb:0:jpeg"},
+		"bad bands":            {"run", "--source", src, "--dest", dst, "--bands", "1,2"},
+		"bad scale":            {"run", "--source", src, "--dest", dst, "--scale", "9,1"},
+		"bad background":       {"run", "--source", src, "--dest", dst, "--background", "white"},
+		"escaping prefix":      {"run", "--source", src, "--dest", dst, "--prefix", "../etc/"},
+		"missing source":       {"run", "--source", filepath.Join(dir, "nope"), "--dest", dst},
+		"unsupported scheme":   {"run", "--source", "gs://bucket", "--dest", dst},
+		"bad failure rate":     {"run", "--source", src, "--dest", dst, "--max-failure-rate", "2"},
+		"zero concurrency":     {"run", "--source", src, "--dest", dst, "--concurrency", "0"},
+		"unknown log format":   {"run", "--source", src, "--dest", dst, "--log-format", "xml"},
+		"unknown subcommand?":  {"walk"},
+		"nothing under prefix": {"run", "--source", src, "--dest", dst, "--prefix", "al/2031/"},
 	}
 	for name, args := range cases {
 		r := runBin(t, nil, args...)

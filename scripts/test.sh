@@ -16,3 +16,10 @@ trap 'scripts/s3-server.sh stop' EXIT
 eval "$(scripts/s3-server.sh env)"
 
 go test -count=1 -timeout 15m ./...
+
+# Short fuzz runs (the seed corpora run above as ordinary tests). Longer:
+# go test -run '^$' -fuzz FuzzRender -fuzztime 10m ./internal/render
+FUZZTIME=${QUICKLOOK_FUZZTIME:-10s}
+go test -run '^$' -fuzz '^FuzzOutputKeyAndURL$' -fuzztime "$FUZZTIME" ./internal/naming
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "$FUZZTIME" ./internal/manifest
+go test -run '^$' -fuzz '^FuzzRender$' -fuzztime "$FUZZTIME" ./internal/render

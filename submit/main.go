@@ -186,8 +186,8 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "queue", EnvVars: env("QUEUE"), Usage: "Batch job queue (batch executor)"},
 			&cli.StringFlag{Name: "definition", EnvVars: env("DEFINITION"), Usage: "Batch job definition (batch executor)"},
 			&cli.BoolFlag{Name: "array", Usage: "bin-pack prefixes by bytes (splitting huge ones) into array jobs instead of one job per prefix"},
-			&cli.Float64Flag{Name: "shard-minutes", Value: 20, Usage: "target run time of one array child, at --seconds-per-image and --job-concurrency"},
-			&cli.IntFlag{Name: "job-concurrency", Value: 2, Usage: "images one job renders at once (the job definition's vCPUs x 2)"},
+			&cli.Float64Flag{Name: "shard-minutes", Value: 20, Usage: "target run time of one array child, at --seconds-per-image on --job-vcpus"},
+			&cli.IntFlag{Name: "job-vcpus", Value: 1, Usage: "vCPUs of one job (the job definition's)"},
 			&cli.StringFlag{Name: "from", Usage: "use a plan written by 'submit plan --output' instead of listing again"},
 			&cli.StringSliceFlag{Name: "profile", Usage: "thumbnail profiles for the jobs (NAME:SIZE:FORMAT); default the job's"},
 			&cli.BoolFlag{Name: "prune", Usage: "tell the jobs to delete thumbnails whose source is gone"},
@@ -234,7 +234,7 @@ func runAction(c *cli.Context) error {
 		}
 		cfg.JobEnv[k] = v
 	}
-	perImage := cfg.SecondsPerImage / float64(max(1, c.Int("job-concurrency")))
+	perImage := cfg.SecondsPerImage / float64(max(1, c.Int("job-vcpus")))
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 

@@ -135,7 +135,7 @@ func TestBatchArrayJobsFor10000Prefixes(t *testing.T) {
 	src := prefixes(t, 10000, 180<<20)
 	dst := t.TempDir()
 	r := runSubmit(t, "run", "--executor", "batch", "--queue", "q", "--definition", "d", "--source", src, "--dest", dst,
-		"--depth", "2", "--array", "--seconds-per-image", "1", "--job-concurrency", "2", "--shard-minutes", "5")
+		"--depth", "2", "--array", "--seconds-per-image", "1", "--job-vcpus", "2", "--shard-minutes", "5")
 	if r.code != 0 {
 		t.Fatalf("exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,6 +105,11 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 	l, err := c.listSource(work)
 	if err != nil {
 		return nil, classify(fmt.Errorf("listing source: %w", err))
+	}
+	if len(l.all) == 0 {
+		// Nothing at all under the prefix is a typo far more often than an
+		// empty folder: say so, and do not let Batch retry it.
+		return nil, &ConfigError{fmt.Errorf("nothing under %s in %s: check --prefix", describe(c.Ranges), c.Source.URL())}
 	}
 	log.Info("listed source", "sources", len(l.sources), "ignored", l.ignored, "prefix", c.Prefix, "ranges", len(c.Ranges))
 	destObjs := map[string]storage.Object{}
@@ -412,4 +418,12 @@ func (s *itemSource) ReadAt(key string, p []byte, off int64) (int, error) {
 	n, err := s.store.ReadAt(s.ctx, key, p, off)
 	s.bytes.Add(int64(n))
 	return n, err
+}
+
+func describe(rs []plan.Range) string {
+	var parts []string
+	for _, r := range rs {
+		parts = append(parts, fmt.Sprintf("%q", r.Prefix))
+	}
+	return "prefix " + strings.Join(parts, ", ")
 }

@@ -27,6 +27,16 @@ func tiffBlockRanges(bands []godal.Band, lvl level, rw, rh int, nearest bool) []
 	}
 	cols := sampled(lvl.w, rw, bw, nearest)
 	rows := sampled(lvl.h, rh, bh, nearest)
+	if nearest && rh < lvl.h {
+		set := map[int]bool{}
+		rows = rows[:0]
+		for _, y := range sourceRows(lvl, rh, bh) {
+			if !set[y/bh] {
+				set[y/bh] = true
+				rows = append(rows, y/bh)
+			}
+		}
+	}
 	if len(cols)*len(rows) > maxPrefetchBlocks {
 		return nil
 	}

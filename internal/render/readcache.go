@@ -23,7 +23,23 @@ type readCache struct {
 	files map[string][]extent // sorted by offset; may overlap
 	sizes map[string]int64
 	held  int64
+	plans map[string]*prefetchPlan
 }
+
+// prefetchPlan is the chunks a read will need, in file order, fetched a
+// window ahead of where GDAL is reading: memory stays bounded however much
+// the whole read needs (a tiled level without overviews is the whole file).
+type prefetchPlan struct {
+	chunks [][2]int64 // [start, end), sorted
+	next   int        // first chunk not fetched yet
+}
+
+// Prefetch sizes: chunks small enough to fetch many at once, a window
+// large enough to keep them busy.
+const (
+	prefetchChunk  = 2 << 20
+	prefetchWindow = 16 << 20
+)
 
 type extent struct {
 	off  int64
@@ -38,7 +54,7 @@ const coalesceGap = 16 << 10
 
 func newReadCache(src Source, readAhead, maxBytes int64, parallel int) *readCache {
 	return &readCache{src: src, readAhead: readAhead, maxBytes: maxBytes, parallel: parallel,
-		files: map[string][]extent{}, sizes: map[string]int64{}}
+		files: map[string][]extent{}, sizes: map[string]int64{}, plans: map[string]*prefetchPlan{}}
 }
 
 func (c *readCache) Size(key string) (int64, error) {
@@ -165,6 +181,9 @@ func (c *readCache) ReadAt(key string, p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	want := min(int64(len(p)), size-off)
+	if err := c.advance(key, off); err != nil {
+		return 0, err
+	}
 	for attempt := 0; attempt < 2; attempt++ {
 		var todo [][2]int64
 		for _, g := range c.gaps(key, off, off+want) {
@@ -190,9 +209,10 @@ func (c *readCache) ReadAt(key string, p []byte, off int64) (int, error) {
 	return 0, errors.New("read cache too small for one read: raise the read cache size")
 }
 
-// Prefetch fetches the given byte ranges ([offset, length] pairs)
-// concurrently, joining near neighbours, so that GDAL's one-by-one reads
-// that follow are served from memory.
+// Prefetch plans the given byte ranges ([offset, length] pairs): near
+// neighbours are joined, the result cut into chunks, and the first window
+// of chunks fetched concurrently at once; the rest follows as GDAL reads
+// (see advance), so its one-by-one reads are served from memory.
 func (c *readCache) Prefetch(key string, ranges [][2]int64) error {
 	size, err := c.Size(key)
 	if err != nil || len(ranges) == 0 {
@@ -204,7 +224,69 @@ func (c *readCache) Prefetch(key string, ranges [][2]int64) error {
 			want = append(want, c.gaps(key, r[0], min(r[0]+r[1], size))...)
 		}
 	}
-	return c.fetchAll(key, coalesce(want, coalesceGap))
+	var chunks [][2]int64
+	for _, r := range coalesce(want, coalesceGap) {
+		for s := r[0]; s < r[1]; s += prefetchChunk {
+			chunks = append(chunks, [2]int64{s, min(s+prefetchChunk, r[1])})
+		}
+	}
+	c.mu.Lock()
+	c.plans[key] = &prefetchPlan{chunks: chunks}
+	c.mu.Unlock()
+	return c.advance(key, 0)
+}
+
+// advance keeps the planned chunks fetched up to a window past off, and
+// lets go of extents that GDAL has read past when the cache is full.
+func (c *readCache) advance(key string, off int64) error {
+	c.mu.Lock()
+	pl := c.plans[key]
+	if pl == nil {
+		c.mu.Unlock()
+		return nil
+	}
+	window := min(int64(prefetchWindow), c.maxBytes/2)
+	var ahead int64
+	for i := 0; i < pl.next; i++ {
+		if ch := pl.chunks[i]; ch[1] > off {
+			ahead += ch[1] - max(ch[0], off)
+		}
+	}
+	var batch [][2]int64
+	for pl.next < len(pl.chunks) {
+		ch := pl.chunks[pl.next]
+		if ch[1] <= off { // GDAL is already past it: never needed after all
+			pl.next++
+			continue
+		}
+		if ahead > 0 && ahead+(ch[1]-ch[0]) > window {
+			break
+		}
+		batch = append(batch, ch)
+		ahead += ch[1] - ch[0]
+		pl.next++
+	}
+	if c.held > window {
+		c.evictBefore(key, off)
+	}
+	c.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	return c.fetchAll(key, batch)
+}
+
+// evictBefore drops extents that end before off (caller holds mu).
+func (c *readCache) evictBefore(key string, off int64) {
+	exts := c.files[key][:0]
+	for _, e := range c.files[key] {
+		if e.end() <= off && e.off > 0 {
+			c.held -= int64(len(e.data))
+			continue
+		}
+		exts = append(exts, e)
+	}
+	c.files[key] = exts
 }
 
 // coalesce sorts [start, end) ranges and joins those closer than gap.

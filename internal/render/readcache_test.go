@@ -106,3 +106,38 @@ func TestReadCacheStaysBounded(t *testing.T) {
 		}
 	}
 }
+
+// A plan far larger than the cache (a tiled level without overviews is the
+// whole file) is fetched a window ahead of the reads: each byte once,
+// memory bounded.
+func TestReadCachePrefetchWindowStreamsLargePlans(t *testing.T) {
+	const mb = 1 << 20
+	src := &memSource{data: make([]byte, 64*mb)}
+	c := newReadCache(src, 64<<10, 16*mb, 8)
+	var ranges [][2]int64
+	for off := int64(0); off < 60*mb; off += mb {
+		ranges = append(ranges, [2]int64{off, mb}) // adjacent tiles: joined, then cut into chunks
+	}
+	if err := c.Prefetch("k", ranges); err != nil {
+		t.Fatal(err)
+	}
+	if c.held > 8*mb+prefetchChunk {
+		t.Fatalf("prefetch fetched %d bytes up front, window is %d", c.held, 8*mb)
+	}
+	p := make([]byte, mb)
+	for off := int64(0); off < 60*mb; off += mb {
+		if _, err := c.ReadAt("k", p, off); err != nil {
+			t.Fatal(err)
+		}
+		if c.held > 16*mb {
+			t.Fatalf("cache holds %d bytes at %d, bound is %d", c.held, off, 16*mb)
+		}
+	}
+	var total int64
+	for _, r := range src.reads {
+		total += r[1]
+	}
+	if total != 60*mb {
+		t.Fatalf("read %d bytes from the source for a 60 MB plan", total)
+	}
+}

@@ -36,7 +36,8 @@ type Config struct {
 	// (default 32).
 	BlockSize   int
 	ReadCacheMB int
-	// Parallel bounds the concurrent ranged reads of one render (default 8).
+	// Parallel bounds the concurrent ranged reads of one render (default
+	// 32: a striped file needs hundreds of small, latency-bound ranges).
 	Parallel int
 }
 
@@ -58,7 +59,7 @@ func Init(c Config) error {
 			c.ReadCacheMB = 32
 		}
 		if c.Parallel <= 0 {
-			c.Parallel = 8
+			c.Parallel = 32
 		}
 		cfg = c
 		for k, v := range map[string]string{
@@ -487,25 +488,24 @@ func readPicture(ds *godal.Dataset, p picked, lvl level, tw, th int, opt Options
 	anyNodata := false
 	planes := make([][]uint8, len(p.bands))
 	byteData := first.Structure().DataType == godal.Byte
+	raw8, rawF, err := readPlanes(ds, p, lvl, rw, rh, byteData, readOpts)
+	if err != nil {
+		return img, diag.readErr(err)
+	}
 	for c, bi := range p.bands {
 		band := bandAt(bands[bi], lvl)
 		nd, hasND := band.NoData()
 		anyNodata = anyNodata || hasND
 		plane := make([]uint8, n)
 		if byteData {
-			if err := band.Read(0, 0, plane, rw, rh, readOpts...); err != nil {
-				return img, diag.readErr(err)
-			}
+			plane = raw8[c]
 			for i, v := range plane {
 				if !hasND || float64(v) != nd {
 					allNodata[i] = false
 				}
 			}
 		} else {
-			vals := make([]float64, n)
-			if err := band.Read(0, 0, vals, rw, rh, readOpts...); err != nil {
-				return img, diag.readErr(err)
-			}
+			vals := rawF[c]
 			ok := make([]bool, n)
 			for i, v := range vals {
 				isND := math.IsNaN(v) || math.IsInf(v, 0) || (hasND && (v == nd || float64(float32(v)) == float64(float32(nd))))
@@ -560,6 +560,126 @@ func readPicture(ds *godal.Dataset, p picked, lvl level, tw, th int, opt Options
 	}
 	img.grey = len(planes) == 1 && p.palette == nil
 	return img, nil
+}
+
+// readPlanes reads the chosen bands at the level into one plane each. At
+// full resolution it is one dataset-wide read, so each strip or tile is
+// fetched and decoded once for all bands (band after band, a level larger
+// than GDAL's block cache would be read from storage once per band);
+// overview levels, small by choice, are read band by band.
+func readPlanes(ds *godal.Dataset, p picked, lvl level, rw, rh int, byteData bool, opts []godal.BandIOOption) ([][]uint8, [][]float64, error) {
+	n, k := rw*rh, len(p.bands)
+	raw8 := make([][]uint8, k)
+	rawF := make([][]float64, k)
+	bands := ds.Bands()
+	if lvl.index > 0 {
+		for c, bi := range p.bands {
+			band := bandAt(bands[bi], lvl)
+			var err error
+			if byteData {
+				raw8[c] = make([]uint8, n)
+				err = band.Read(0, 0, raw8[c], rw, rh, opts...)
+			} else {
+				rawF[c] = make([]float64, n)
+				err = band.Read(0, 0, rawF[c], rw, rh, opts...)
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+		}
+		return raw8, rawF, nil
+	}
+	// GDAL fills a multi-band buffer band after band; on a level larger than
+	// its block cache that would read the file once per band. So the level is
+	// read in horizontal bands about one block row tall: each band's pass
+	// over a chunk then finds the blocks the previous pass decoded.
+	var dsOpts []godal.DatasetIOOption
+	for _, o := range opts {
+		if do, ok := o.(godal.DatasetIOOption); ok {
+			dsOpts = append(dsOpts, do)
+		}
+	}
+	for c := range p.bands {
+		if byteData {
+			raw8[c] = make([]uint8, n)
+		} else {
+			rawF[c] = make([]float64, n)
+		}
+	}
+	for _, ch := range rowChunks(lvl.h, rh, bands[p.bands[0]].Structure().BlockSizeY) {
+		j0, y0, y1 := ch.j0, ch.y0, ch.y1
+		rows := ch.j1 - ch.j0
+		// The chunk's window comes last, overriding the whole level's.
+		read := append(append([]godal.DatasetIOOption{godal.Bands(p.bands...)}, dsOpts...), godal.Window(lvl.w, y1-y0))
+		if byteData {
+			buf := make([]uint8, rw*rows*k)
+			if err := ds.Read(0, y0, buf, rw, rows, read...); err != nil {
+				return nil, nil, err
+			}
+			for c := range p.bands {
+				dst := raw8[c][j0*rw:]
+				for i := 0; i < rw*rows; i++ {
+					dst[i] = buf[i*k+c]
+				}
+			}
+		} else {
+			buf := make([]float64, rw*rows*k)
+			if err := ds.Read(0, y0, buf, rw, rows, read...); err != nil {
+				return nil, nil, err
+			}
+			for c := range p.bands {
+				dst := rawF[c][j0*rw:]
+				for i := 0; i < rw*rows; i++ {
+					dst[i] = buf[i*k+c]
+				}
+			}
+		}
+	}
+	return raw8, rawF, nil
+}
+
+// rowChunk is buffer rows [j0, j1) read from source rows [y0, y1).
+type rowChunk struct{ j0, j1, y0, y1 int }
+
+// rowChunks cuts a read of h source rows into rh buffer rows in bands
+// whose source rows start and end on block rows (at least 256 rows tall),
+// so no block row is decoded for two chunks.
+func rowChunks(h, rh, blockH int) []rowChunk {
+	step := max(blockH, 1) * max(1, (255+max(blockH, 1))/max(blockH, 1))
+	var out []rowChunk
+	j0, y0 := 0, 0
+	for y := step; ; y += step {
+		y1 := min(y, h)
+		j1 := int(math.Round(float64(y1) * float64(rh) / float64(h)))
+		if y1 == h {
+			j1 = rh
+		}
+		if j1 > j0 {
+			out = append(out, rowChunk{j0, j1, y0, y1})
+			j0, y0 = j1, y1
+		}
+		if y1 == h {
+			return out
+		}
+	}
+}
+
+// sourceRows are the rows a nearest-neighbour read samples: per chunk at
+// full resolution (as readPlanes reads), over the whole level otherwise.
+func sourceRows(lvl level, rh, blockH int) []int {
+	chunks := []rowChunk{{0, rh, 0, lvl.h}}
+	if lvl.index == 0 {
+		chunks = rowChunks(lvl.h, rh, blockH)
+	}
+	var rows []int
+	for _, c := range chunks {
+		for j := c.j0; j < c.j1; j++ {
+			// GDAL's nearest neighbour takes the source pixel under the centre.
+			y := c.y0 + int((float64(j-c.j0)+0.5)*float64(c.y1-c.y0)/float64(c.j1-c.j0))
+			rows = append(rows, min(y, lvl.h-1))
+		}
+	}
+	return rows
 }
 
 // encode writes the image in the profile's format through GDAL's drivers.

@@ -6,18 +6,15 @@ package s3test
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"quicklook/internal/s3proxy"
 	"quicklook/internal/storage"
 	"quicklook/internal/testenv"
 )
@@ -53,95 +50,29 @@ func Bucket(t testing.TB, name string) string {
 	return "s3://" + bucket
 }
 
-// Request is one request seen by the proxy.
-type Request struct {
-	Method, Path, RawQuery string
-	Header                 http.Header
-	Status                 int
-	BodyBytes              int64 // response body bytes sent to the client
-}
-
-// Proxy forwards to the S3 server and records every exchange.
+// Proxy is a recording (and, with options, shaping or faulting) proxy in
+// front of the test server; see package s3proxy.
 type Proxy struct {
+	*s3proxy.Proxy
 	URL string
-
-	mu   sync.Mutex
-	reqs []Request
-	srv  *httptest.Server
 }
 
 // NewProxy starts a recording proxy and points the SDK at it for the rest
 // of the test (AWS_ENDPOINT_URL_S3).
-func NewProxy(t testing.TB) *Proxy {
+func NewProxy(t testing.TB) *Proxy { return NewProxyWith(t, s3proxy.Options{}) }
+
+// NewProxyWith starts a proxy with latency, bandwidth or faults.
+func NewProxyWith(t testing.TB, o s3proxy.Options) *Proxy {
 	t.Helper()
-	target, err := url.Parse(Endpoint(t))
+	p, err := s3proxy.New(Endpoint(t), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(target)
-			r.Out.Host = r.In.Host // the request was signed for this host
-		},
-	}
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cw := &countingWriter{ResponseWriter: w, status: 200}
-		rp.ServeHTTP(cw, r)
-		p.mu.Lock()
-		p.reqs = append(p.reqs, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-			Header: r.Header.Clone(), Status: cw.status, BodyBytes: cw.n})
-		p.mu.Unlock()
-	}))
-	t.Cleanup(p.srv.Close)
-	p.URL = p.srv.URL
-	t.Setenv("AWS_ENDPOINT_URL_S3", p.URL)
-	return p
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ENDPOINT_URL_S3", srv.URL)
+	return &Proxy{Proxy: p, URL: srv.URL}
 }
-
-// Requests returns what was seen so far.
-func (p *Proxy) Requests() []Request {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]Request(nil), p.reqs...)
-}
-
-// Reset forgets what was seen.
-func (p *Proxy) Reset() {
-	p.mu.Lock()
-	p.reqs = nil
-	p.mu.Unlock()
-}
-
-// BytesServed sums response body bytes of GETs whose path contains substr.
-func (p *Proxy) BytesServed(substr string) (bytes int64, gets int) {
-	for _, r := range p.Requests() {
-		if r.Method == http.MethodGet && strings.Contains(r.Path, substr) && !strings.Contains(r.RawQuery, "list-type") {
-			bytes += r.BodyBytes
-			gets++
-		}
-	}
-	return bytes, gets
-}
-
-type countingWriter struct {
-	http.ResponseWriter
-	status int
-	n      int64
-}
-
-func (c *countingWriter) WriteHeader(code int) {
-	c.status = code
-	c.ResponseWriter.WriteHeader(code)
-}
-
-func (c *countingWriter) Write(b []byte) (int, error) {
-	n, err := c.ResponseWriter.Write(b)
-	c.n += int64(n)
-	return n, err
-}
-
-var _ io.Writer = (*countingWriter)(nil)
 
 // PutAll writes the objects (key -> bytes) with 16 requests in flight.
 func PutAll(t testing.TB, st storage.Store, objects map[string][]byte) {

@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -33,6 +35,15 @@ type S3 struct {
 // s3DeleteBatch is DeleteObjects' limit.
 const s3DeleteBatch = 1000
 
+// maxAttempts is the SDK's standard AWS_MAX_ATTEMPTS, or 8: throttling
+// bursts from S3 can outlast the SDK's default of 3.
+func maxAttempts() int {
+	if n, err := strconv.Atoi(os.Getenv("AWS_MAX_ATTEMPTS")); err == nil && n > 0 {
+		return n
+	}
+	return 8
+}
+
 // OpenS3 parses s3://BUCKET[/BASE/] and builds a client.
 func OpenS3(ctx context.Context, location string, opts OpenOptions) (*S3, error) {
 	u, err := url.Parse(location)
@@ -52,7 +63,7 @@ func OpenS3(ctx context.Context, location string, opts OpenOptions) (*S3, error)
 	loadOpts := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
-				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) { so.MaxAttempts = 8 })
+				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) { so.MaxAttempts = maxAttempts() })
 			})
 		}),
 	}
@@ -172,14 +183,49 @@ func (s *S3) List(ctx context.Context, prefix, delimiter string, fn func(Entry) 
 	return nil
 }
 
-// ReadAt implements Store with one ranged GET.
+// bodyRetries is how often a ranged read resumes after its response body
+// broke off (a connection reset mid-body happens after the SDK has handed
+// over the response, so its retries do not see it).
+const bodyRetries = 4
+
+// ReadAt implements Store with ranged GETs, resuming where a body broke off.
 func (s *S3) ReadAt(ctx context.Context, key string, p []byte, off int64) (int, error) {
 	if err := ValidateKey(key); err != nil {
 		return 0, s.opErr("read", key, err)
 	}
-	if len(p) == 0 {
-		return 0, nil
+	n := 0
+	var lastErr error
+	for attempt := 0; attempt <= bodyRetries && n < len(p); attempt++ {
+		if attempt > 0 {
+			select { // brief, growing pause before resuming
+			case <-time.After(time.Duration(attempt*attempt) * 50 * time.Millisecond):
+			case <-ctx.Done():
+				return n, ctx.Err()
+			}
+		}
+		got, eof, err := s.readRange(ctx, key, p[n:], off+int64(n))
+		n += got
+		if eof {
+			return n, io.EOF
+		}
+		if err == nil {
+			return n, nil
+		}
+		var oe *OpError
+		if errors.As(err, &oe) || ctx.Err() != nil {
+			return n, err // an API error the SDK already retried, or the deadline
+		}
+		lastErr = err
 	}
+	if n == len(p) {
+		return n, nil
+	}
+	return n, s.opErr("read", key, lastErr)
+}
+
+// readRange is one ranged GET; a body error comes back unwrapped so ReadAt
+// can resume.
+func (s *S3) readRange(ctx context.Context, key string, p []byte, off int64) (int, bool, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
 		Bucket: &s.bucket, Key: aws.String(s.base + key), RequestPayer: s.payer(),
 		Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+int64(len(p))-1)),
@@ -187,19 +233,22 @@ func (s *S3) ReadAt(ctx context.Context, key string, p []byte, off int64) (int, 
 	if err != nil {
 		var ae smithy.APIError
 		if errors.As(err, &ae) && ae.ErrorCode() == "InvalidRange" {
-			return 0, io.EOF // at or past the end
+			return 0, true, nil // at or past the end
 		}
-		return 0, s.opErr("read", key, err)
+		return 0, false, s.opErr("read", key, err)
 	}
 	defer out.Body.Close()
 	n, err := io.ReadFull(out.Body, p)
 	switch {
-	case err == io.ErrUnexpectedEOF || err == io.EOF:
-		return n, io.EOF
-	case err != nil:
-		return n, s.opErr("read", key, err)
+	case err == nil:
+		return n, false, nil
+	case (err == io.ErrUnexpectedEOF || err == io.EOF) && out.ContentLength != nil && int64(n) == *out.ContentLength:
+		return n, true, nil // the object ends inside the range
 	}
-	return n, nil
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = fmt.Errorf("response body ended after %d of %d bytes", n, aws.ToInt64(out.ContentLength))
+	}
+	return n, false, err
 }
 
 // Get implements Store.

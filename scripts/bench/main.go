@@ -1,0 +1,262 @@
+// Command bench measures quicklook's job against the methods users run
+// today, on the same files in one run, and writes BENCHMARKS.md and a chart.
+//
+//	go run ./scripts/bench            (make bench: also installs tools and starts the S3 server)
+//
+// Peers: (1) download the whole object, gdal_translate -outsize 270 270,
+// upload, one image at a time (production today); (2) gdal_translate
+// -outsize 256 0 -b 1 -b 2 -b 3 on /vsis3/ per image; (3) vipsthumbnail on
+// local files; (4) bin/job, on 1 vCPU (taskset) and 2 vCPUs. S3 runs go
+// through a proxy adding first-byte latency and a per-connection bandwidth
+// cap, which also counts the bytes read.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"quicklook/internal/s3proxy"
+	"quicklook/internal/storage"
+)
+
+type layout struct {
+	name, desc string
+	dir        string   // the layout's folder (files, and replicas below it)
+	reps       int      // each image appears this many times
+	files      []string // local paths
+	keys       []string // keys in the bench bucket
+}
+
+// run is one peer on one layout.
+type run struct {
+	peer, where, layout string
+	images              int
+	wall, cpu           time.Duration
+	rssKB               int64
+	bytesRead           int64 // -1: not measured
+	needed              int64 // bytes of the resolution needed (+ headers)
+	vcpus               int
+	note                string
+}
+
+func (r run) perSecond() float64 { return float64(r.images) / r.wall.Seconds() }
+
+func main() {
+	corpus := flag.String("corpus", ".tools/bench-corpus", "where the generated corpus is kept between runs")
+	real := flag.String("real", "../shared/testdata/real", "real test imagery (NAIP crops, photos) to build the corpus from")
+	perLayout := flag.Int("n", 6, "images per layout")
+	latency := flag.Duration("latency", 30*time.Millisecond, "first-byte latency the proxy adds to every S3 request")
+	bandwidth := flag.Int64("bandwidth", 100<<20, "per-connection bandwidth cap, bytes per second")
+	out := flag.String("out", "BENCHMARKS.md", "report to write")
+	jobBin := flag.String("job", "bin/job", "the job binary")
+	flag.Parse()
+	if os.Getenv("AWS_ENDPOINT_URL_S3") == "" {
+		log.Fatal("AWS_ENDPOINT_URL_S3 is not set: start the S3 server (make bench does)")
+	}
+	ctx := context.Background()
+
+	layouts := makeCorpus(*corpus, *real, *perLayout)
+	bucket := fmt.Sprintf("bench-%d", time.Now().Unix())
+	upload(ctx, bucket, layouts)
+
+	// The proxy: S3 as seen from EC2, roughly.
+	p, err := s3proxy.New(os.Getenv("AWS_ENDPOINT_URL_S3"), s3proxy.Options{Latency: *latency, BytesPerSecond: *bandwidth})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go http.Serve(ln, p)
+	proxyURL := "http://" + ln.Addr().String()
+	log.Printf("S3 through %s (+%s to first byte, %d MB/s per connection)", proxyURL, *latency, *bandwidth>>20)
+
+	var runs []run
+	tmp, _ := os.MkdirTemp("", "quicklook-bench-")
+	defer os.RemoveAll(tmp)
+	for _, l := range layouts {
+		needed := neededBytes(l)
+		measure := func(r run, cmd *exec.Cmd, viaProxy bool) {
+			p.Reset()
+			r.layout, r.images, r.needed = l.name, len(l.files), needed
+			if viaProxy {
+				cmd.Env = append(cmd.Env, "AWS_ENDPOINT_URL_S3="+proxyURL, "AWS_S3_ENDPOINT="+ln.Addr().String())
+			}
+			log.Printf("%s / %s / %s ...", l.name, r.peer, r.where)
+			r.wall, r.cpu, r.rssKB = timeCmd(cmd)
+			r.bytesRead = -1
+			if viaProxy {
+				r.bytesRead, _ = p.BytesServed("/" + bucket + "/")
+			}
+			log.Printf("  %.2f images/s, %.2f CPU-s each, %d MB peak RSS, %s read", r.perSecond(), r.cpu.Seconds()/float64(r.images), r.rssKB>>10, mb(r.bytesRead))
+			runs = append(runs, r)
+		}
+		self, _ := os.Executable()
+		keys := strings.Join(l.keys, ",")
+		measure(run{peer: "1 download + gdal_translate (production today)", where: "S3", vcpus: 1},
+			envCmd(self, "-worker", "peer1", "-bucket", bucket, "-keys", keys, "-tmp", tmp), true)
+		measure(run{peer: "2 gdal_translate /vsis3/", where: "S3", vcpus: 1, note: "thumbnail written locally"},
+			envCmd(self, "-worker", "peer2", "-bucket", bucket, "-keys", keys, "-tmp", tmp), true)
+		for _, v := range []int{1, 2} {
+			args := []string{*jobBin, "run", "--source", "s3://" + bucket, "--prefix", l.name + "/", "--dest", "s3://" + bucket + "-out" + fmt.Sprint(v) + "/", "--log-format", "json"}
+			if v == 1 {
+				args = append([]string{"taskset", "-c", "0"}, args...)
+			}
+			makeBucket(ctx, bucket+"-out"+fmt.Sprint(v))
+			clearPrefix(ctx, bucket+"-out"+fmt.Sprint(v), l.name+"/")
+			measure(run{peer: fmt.Sprintf("4 quicklook job, %d vCPU", v), where: "S3", vcpus: v}, envCmd(args[0], args[1:]...), true)
+		}
+		// Local disk.
+		measure(run{peer: "1 gdal_translate -outsize 270 270", where: "disk", vcpus: 1},
+			envCmd(self, "-worker", "peer1-local", "-files", strings.Join(l.files, ","), "-tmp", tmp), false)
+		measure(run{peer: "2 gdal_translate -outsize 256 0", where: "disk", vcpus: 1},
+			envCmd(self, "-worker", "peer2-local", "-files", strings.Join(l.files, ","), "-tmp", tmp), false)
+		vips := append([]string{"--size", "256", "-o", filepath.Join(tmp, "%s.vips.jpg")}, l.files...)
+		measure(run{peer: "3 vipsthumbnail", where: "disk", vcpus: 1, note: "one process for all files"}, envCmd("vipsthumbnail", vips...), false)
+		for _, v := range []int{1, 2} {
+			dst := filepath.Join(tmp, fmt.Sprintf("local-out-%d", v))
+			os.RemoveAll(dst)
+			args := []string{*jobBin, "run", "--source", l.dir, "--dest", dst, "--log-format", "json"}
+			if v == 1 {
+				args = append([]string{"taskset", "-c", "0"}, args...)
+			}
+			measure(run{peer: fmt.Sprintf("4 quicklook job, %d vCPU", v), where: "disk", vcpus: v}, envCmd(args[0], args[1:]...), false)
+		}
+	}
+	if err := report(*out, runs, layouts, *latency, *bandwidth); err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("wrote %s and %s", *out, chartPath(*out))
+}
+
+func envCmd(name string, args ...string) *exec.Cmd {
+	c := exec.Command(name, args...)
+	c.Env = os.Environ()
+	c.Stdout, c.Stderr = nil, os.Stderr
+	return c
+}
+
+// timeCmd runs the command under /usr/bin/time and returns its wall time,
+// CPU time (with its children) and peak RSS. A child started from this
+// (large) process would report this process's memory as its own peak, so
+// time, small, starts it.
+func timeCmd(c *exec.Cmd) (time.Duration, time.Duration, int64) {
+	stats, err := os.CreateTemp("", "bench-time-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	stats.Close()
+	defer os.Remove(stats.Name())
+	c.Args = append([]string{"/usr/bin/time", "-f", "%e %U %S %M", "-o", stats.Name()}, c.Args...)
+	c.Path = "/usr/bin/time"
+	devnull, _ := os.Open(os.DevNull)
+	defer devnull.Close()
+	c.Stdout, c.Stderr = devnull, devnull
+	if err := c.Run(); err != nil {
+		log.Fatalf("%s: %v", strings.Join(c.Args, " "), err)
+	}
+	b, _ := os.ReadFile(stats.Name())
+	var wall, user, sys float64
+	var rss int64
+	if _, err := fmt.Sscanf(strings.TrimSpace(lastLine(string(b))), "%f %f %f %d", &wall, &user, &sys, &rss); err != nil {
+		log.Fatalf("reading %q: %v", b, err)
+	}
+	sec := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+	return sec(wall), sec(user + sys), rss
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func mb(b int64) string {
+	if b < 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f MB", float64(b)/1e6)
+}
+
+func chartPath(out string) string { return strings.TrimSuffix(out, ".md") + "-chart.svg" }
+
+func init() {
+	// The peers run as children of this same binary: see worker.go.
+	for i, a := range os.Args {
+		if a == "-worker" && i+1 < len(os.Args) {
+			os.Exit(worker(os.Args[i+1], os.Args[i+2:]))
+		}
+	}
+}
+
+func makeBucket(ctx context.Context, name string) {
+	st, err := storage.OpenS3(ctx, "s3://"+name, storage.OpenOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := st.CreateBucket(ctx); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func clearPrefix(ctx context.Context, bucket, prefix string) {
+	st, _ := storage.OpenS3(ctx, "s3://"+bucket, storage.OpenOptions{})
+	var keys []string
+	st.List(ctx, "", "", func(e storage.Entry) error { keys = append(keys, e.Key); return nil })
+	if len(keys) > 0 {
+		st.Delete(ctx, keys...)
+	}
+}
+
+func upload(ctx context.Context, bucket string, layouts []layout) {
+	makeBucket(ctx, bucket)
+	st, _ := storage.OpenS3(ctx, "s3://"+bucket, storage.OpenOptions{})
+	for li := range layouts {
+		l := &layouts[li]
+		for _, f := range l.files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				log.Fatal(err)
+			}
+			rel, _ := filepath.Rel(l.dir, f)
+			key := l.name + "/" + filepath.ToSlash(rel)
+			if err := st.Put(ctx, key, b, storage.PutOptions{}); err != nil {
+				log.Fatal(err)
+			}
+			l.keys = append(l.keys, key)
+		}
+	}
+	log.Printf("corpus uploaded to s3://%s", bucket)
+}
+
+func machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(strings.TrimPrefix(strings.SplitN(string(b), "\n", 2)[0], "MemTotal:"), "%d", &kb)
+		mem = fmt.Sprintf(", %d GiB RAM", kb>>20)
+	}
+	gdal, _ := exec.Command("gdalinfo", "--version").Output()
+	vips, _ := exec.Command("vipsthumbnail", "--vips-version").Output()
+	return fmt.Sprintf("%d vCPUs (%s)%s, %s; %s; Go %s", runtime.NumCPU(), cpu, mem, strings.TrimSpace(string(gdal)),
+		strings.TrimSpace(strings.SplitN(string(vips), "\n", 2)[0]), runtime.Version())
+}
