@@ -19,10 +19,19 @@ import (
 	"quicklook/internal/testenv"
 )
 
-// Endpoint returns the server's URL, or skips (fails under CI=true).
+// direct is the server itself, as the environment gave it before any proxy
+// of a test was put in front of it.
+var (
+	directOnce sync.Once
+	direct     string
+)
+
+// Endpoint returns the server's URL (never a test's proxy), or skips
+// (fails under CI=true).
 func Endpoint(t testing.TB) string {
 	t.Helper()
-	ep := os.Getenv("AWS_ENDPOINT_URL_S3")
+	directOnce.Do(func() { direct = os.Getenv("AWS_ENDPOINT_URL_S3") })
+	ep := direct
 	if ep == "" {
 		testenv.Missing(t, "the local S3 server (AWS_ENDPOINT_URL_S3; start it with scripts/s3-server.sh start)")
 	}
@@ -60,6 +69,12 @@ type Proxy struct {
 // NewProxy starts a recording proxy and points the SDK at it for the rest
 // of the test (AWS_ENDPOINT_URL_S3).
 func NewProxy(t testing.TB) *Proxy { return NewProxyWith(t, s3proxy.Options{}) }
+
+// Direct points the SDK at the server itself again (past any proxy).
+func Direct(t testing.TB) {
+	t.Helper()
+	t.Setenv("AWS_ENDPOINT_URL_S3", Endpoint(t))
+}
 
 // NewProxyWith starts a proxy with latency, bandwidth or faults.
 func NewProxyWith(t testing.TB, o s3proxy.Options) *Proxy {
