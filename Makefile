@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all setup build demo test bench soak s3-start s3-stop synth clean
+.PHONY: all setup build demo test bench soak fuzz s3-start s3-stop synth clean
 
 all: build
 
@@ -39,6 +39,13 @@ bench: build
 soak: build
 	scripts/s3-server.sh start
 	eval "$$(scripts/s3-server.sh env)" && go run ./scripts/soak; status=$$?; scripts/s3-server.sh stop; exit $$status
+
+## fuzz: longer fuzzing, the renderer (GDAL on mutated GeoTIFF/JPEG/PNG) included
+FUZZTIME ?= 2m
+fuzz: setup
+	go test -run '^$$' -fuzz '^FuzzOutputKeyAndURL$$' -fuzztime $(FUZZTIME) ./internal/naming
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/manifest
+	go test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME) -parallel 1 ./internal/render
 
 ## synth: the CDK app (infra/, cdk.json) -> cdk.out; installs the CDK CLI if missing
 CDK := .tools/cdk/node_modules/.bin/cdk
