@@ -120,12 +120,13 @@ func chart(runs []run, layouts []layout) string {
 		label string
 		v     float64
 	}
-	colors := []string{"#9e9e9e", "#ffb74d", "#81c784", "#64b5f6", "#1565c0"}
+	colors := []string{"#9e9e9e", "#ffb74d", "#81c784", "#64b5f6", "#ba68c8", "#1565c0"}
 	var groups [][]bar
 	for _, l := range layouts {
 		var g []bar
 		for _, r := range runs {
-			if r.layout == l.name && (r.where == "S3" || strings.HasPrefix(r.peer, "3 ")) {
+			// S3 runs, and on disk vipsthumbnail beside quicklook on disk.
+			if r.layout == l.name && (r.where == "S3" || strings.HasPrefix(r.peer, "3 ") || strings.HasPrefix(r.peer, "4 quicklook job, 1")) {
 				g = append(g, bar{strings.SplitN(r.peer, " (", 2)[0] + " [" + r.where + "]", r.perSecond()})
 			}
 		}
@@ -133,7 +134,7 @@ func chart(runs []run, layouts []layout) string {
 	}
 	const w, h, left, top, bottom = 900, 420, 60, 30, 60
 	var s strings.Builder
-	fmt.Fprintf(&s, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`, w, h+120)
+	fmt.Fprintf(&s, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11"><rect width="100%%" height="100%%" fill="white"/>`, w, h+120)
 	fmt.Fprintf(&s, `<text x="%d" y="18" font-size="14">Thumbnails per second (log scale), per layout</text>`, left)
 	maxV, minV := 1.0, 0.01
 	for _, g := range groups {
