@@ -11,10 +11,8 @@ import (
 	"quicklook/internal/manifest"
 )
 
-// BarProgress draws one self-updating line on a terminal.
-type BarProgress struct {
-	W io.Writer
-
+// tally is the bookkeeping both progress reporters share.
+type tally struct {
 	mu      sync.Mutex
 	total   int
 	done    int
@@ -23,20 +21,34 @@ type BarProgress struct {
 	last    time.Time
 }
 
+func (t *tally) start(total int) {
+	t.total, t.started, t.last = total, time.Now(), time.Now()
+}
+
+func (t *tally) record(r manifest.Record) {
+	t.done++
+	if r.Status == manifest.Failed {
+		t.failed++
+	}
+}
+
+// BarProgress draws one self-updating line on a terminal.
+type BarProgress struct {
+	W io.Writer
+	tally
+}
+
 func (p *BarProgress) Start(total int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.total, p.started = total, time.Now()
+	p.start(total)
 	p.draw(true)
 }
 
 func (p *BarProgress) Done(r manifest.Record) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.done++
-	if r.Status == manifest.Failed {
-		p.failed++
-	}
+	p.record(r)
 	p.draw(p.done == p.total)
 }
 
@@ -74,19 +86,13 @@ func (p *BarProgress) draw(force bool) {
 type LogProgress struct {
 	Log   *slog.Logger
 	Every time.Duration
-
-	mu      sync.Mutex
-	total   int
-	done    int
-	failed  int
-	started time.Time
-	last    time.Time
+	tally
 }
 
 func (p *LogProgress) Start(total int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.total, p.started, p.last = total, time.Now(), time.Now()
+	p.start(total)
 	if p.Every <= 0 {
 		p.Every = 30 * time.Second
 	}
@@ -95,10 +101,7 @@ func (p *LogProgress) Start(total int) {
 func (p *LogProgress) Done(r manifest.Record) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.done++
-	if r.Status == manifest.Failed {
-		p.failed++
-	}
+	p.record(r)
 	if time.Since(p.last) >= p.Every {
 		p.last = time.Now()
 		p.emit()

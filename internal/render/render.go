@@ -562,80 +562,60 @@ func readPicture(ds *godal.Dataset, p picked, lvl level, tw, th int, opt Options
 	return img, nil
 }
 
-// readPlanes reads the chosen bands at the level into one plane each. At
-// full resolution it is one dataset-wide read, so each strip or tile is
-// fetched and decoded once for all bands (band after band, a level larger
-// than GDAL's block cache would be read from storage once per band);
-// overview levels, small by choice, are read band by band.
+// readPlanes reads the chosen bands at the level into one plane each, as
+// bytes for 8-bit data and as float64 otherwise.
 func readPlanes(ds *godal.Dataset, p picked, lvl level, rw, rh int, byteData bool, opts []godal.BandIOOption) ([][]uint8, [][]float64, error) {
+	if byteData {
+		planes, err := readPlanesAs[uint8](ds, p, lvl, rw, rh, opts)
+		return planes, nil, err
+	}
+	planes, err := readPlanesAs[float64](ds, p, lvl, rw, rh, opts)
+	return nil, planes, err
+}
+
+// readPlanesAs reads one plane per chosen band. Overview levels, small by
+// choice, are read band by band. Full resolution is read dataset-wide, in
+// bands one block row tall: GDAL fills a multi-band buffer band after band,
+// and on a level larger than its block cache that would read the file once
+// per band; within one block row each band's pass finds the blocks the
+// previous pass decoded.
+func readPlanesAs[T uint8 | float64](ds *godal.Dataset, p picked, lvl level, rw, rh int, opts []godal.BandIOOption) ([][]T, error) {
 	n, k := rw*rh, len(p.bands)
-	raw8 := make([][]uint8, k)
-	rawF := make([][]float64, k)
+	planes := make([][]T, k)
+	for c := range planes {
+		planes[c] = make([]T, n)
+	}
 	bands := ds.Bands()
 	if lvl.index > 0 {
 		for c, bi := range p.bands {
-			band := bandAt(bands[bi], lvl)
-			var err error
-			if byteData {
-				raw8[c] = make([]uint8, n)
-				err = band.Read(0, 0, raw8[c], rw, rh, opts...)
-			} else {
-				rawF[c] = make([]float64, n)
-				err = band.Read(0, 0, rawF[c], rw, rh, opts...)
-			}
-			if err != nil {
-				return nil, nil, err
+			if err := bandAt(bands[bi], lvl).Read(0, 0, planes[c], rw, rh, opts...); err != nil {
+				return nil, err
 			}
 		}
-		return raw8, rawF, nil
+		return planes, nil
 	}
-	// GDAL fills a multi-band buffer band after band; on a level larger than
-	// its block cache that would read the file once per band. So the level is
-	// read in horizontal bands about one block row tall: each band's pass
-	// over a chunk then finds the blocks the previous pass decoded.
 	var dsOpts []godal.DatasetIOOption
 	for _, o := range opts {
 		if do, ok := o.(godal.DatasetIOOption); ok {
 			dsOpts = append(dsOpts, do)
 		}
 	}
-	for c := range p.bands {
-		if byteData {
-			raw8[c] = make([]uint8, n)
-		} else {
-			rawF[c] = make([]float64, n)
-		}
-	}
 	for _, ch := range rowChunks(lvl.h, rh, bands[p.bands[0]].Structure().BlockSizeY) {
-		j0, y0, y1 := ch.j0, ch.y0, ch.y1
 		rows := ch.j1 - ch.j0
 		// The chunk's window comes last, overriding the whole level's.
-		read := append(append([]godal.DatasetIOOption{godal.Bands(p.bands...)}, dsOpts...), godal.Window(lvl.w, y1-y0))
-		if byteData {
-			buf := make([]uint8, rw*rows*k)
-			if err := ds.Read(0, y0, buf, rw, rows, read...); err != nil {
-				return nil, nil, err
-			}
-			for c := range p.bands {
-				dst := raw8[c][j0*rw:]
-				for i := 0; i < rw*rows; i++ {
-					dst[i] = buf[i*k+c]
-				}
-			}
-		} else {
-			buf := make([]float64, rw*rows*k)
-			if err := ds.Read(0, y0, buf, rw, rows, read...); err != nil {
-				return nil, nil, err
-			}
-			for c := range p.bands {
-				dst := rawF[c][j0*rw:]
-				for i := 0; i < rw*rows; i++ {
-					dst[i] = buf[i*k+c]
-				}
+		read := append(append([]godal.DatasetIOOption{godal.Bands(p.bands...)}, dsOpts...), godal.Window(lvl.w, ch.y1-ch.y0))
+		buf := make([]T, rw*rows*k) // pixel-interleaved
+		if err := ds.Read(0, ch.y0, buf, rw, rows, read...); err != nil {
+			return nil, err
+		}
+		for c := range planes {
+			dst := planes[c][ch.j0*rw:]
+			for i := 0; i < rw*rows; i++ {
+				dst[i] = buf[i*k+c]
 			}
 		}
 	}
-	return raw8, rawF, nil
+	return planes, nil
 }
 
 // rowChunk is buffer rows [j0, j1) read from source rows [y0, y1).

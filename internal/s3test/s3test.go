@@ -92,27 +92,7 @@ func NewProxyWith(t testing.TB, o s3proxy.Options) *Proxy {
 // PutAll writes the objects (key -> bytes) with 16 requests in flight.
 func PutAll(t testing.TB, st storage.Store, objects map[string][]byte) {
 	t.Helper()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	var mu sync.Mutex
-	var first error
-	for k, b := range objects {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(k string, b []byte) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := st.Put(context.Background(), k, b, storage.PutOptions{}); err != nil {
-				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
-			}
-		}(k, b)
-	}
-	wg.Wait()
-	if first != nil {
-		t.Fatal(first)
+	if err := storage.PutAll(context.Background(), st, objects, 16); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -199,4 +200,26 @@ func WriteFile(ctx context.Context, location string, data []byte, put PutOptions
 		return err
 	}
 	return st.Put(ctx, key, data, put)
+}
+
+// PutAll writes many objects (key -> bytes), parallel at a time; it returns
+// the first error.
+func PutAll(ctx context.Context, st Store, objects map[string][]byte, parallel int) error {
+	sem := make(chan struct{}, max(parallel, 1))
+	errs := make(chan error, len(objects))
+	var wg sync.WaitGroup
+	for k, b := range objects {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(k string, b []byte) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := st.Put(ctx, k, b, PutOptions{}); err != nil {
+				errs <- err
+			}
+		}(k, b)
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }

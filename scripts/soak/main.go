@@ -76,7 +76,9 @@ func main() {
 			objects[fmt.Sprintf("s%02d/q%d/img_%04d%s", p, i%4, i, ext)] = b
 		}
 	}
-	putAll(ctx, src, objects)
+	if err := storage.PutAll(ctx, src, objects, 16); err != nil {
+		log.Fatal(err)
+	}
 	log.Printf("%d objects in %s across %d prefixes", len(objects), srcLoc, *prefixes)
 
 	// Faults between every process of the run and the server.
@@ -214,21 +216,4 @@ func mustOpen(ctx context.Context, loc string) *storage.S3 {
 		log.Fatal(err)
 	}
 	return st
-}
-
-func putAll(ctx context.Context, st storage.Store, objects map[string][]byte) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for k, b := range objects {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(k string, b []byte) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := st.Put(ctx, k, b, storage.PutOptions{}); err != nil {
-				log.Fatal(err)
-			}
-		}(k, b)
-	}
-	wg.Wait()
 }
