@@ -64,6 +64,7 @@ func main() {
 		log.Fatal("AWS_ENDPOINT_URL_S3 is not set: start the S3 server (make bench does)")
 	}
 	ctx := context.Background()
+	pinned := pinServerSide()
 
 	layouts := makeCorpus(*corpus, *real, *perLayout)
 	bucket := fmt.Sprintf("bench-%d", time.Now().Unix())
@@ -104,14 +105,19 @@ func main() {
 		}
 		self, _ := os.Executable()
 		keys := strings.Join(l.keys, ",")
+		// One-vCPU peers run on core 0; with the server side pinned to core 1
+		// they do not compete with it.
+		one := func(args ...string) *exec.Cmd { return envCmd("taskset", append([]string{"-c", "0"}, args...)...) }
 		measure(run{peer: "1 download + gdal_translate (production today)", where: "S3", vcpus: 1},
-			envCmd(self, "-worker", "peer1", "-bucket", bucket, "-keys", keys, "-tmp", tmp), true)
+			one(self, "-worker", "peer1", "-bucket", bucket, "-keys", keys, "-tmp", tmp), true)
 		measure(run{peer: "2 gdal_translate /vsis3/", where: "S3", vcpus: 1, note: "thumbnail written locally"},
-			envCmd(self, "-worker", "peer2", "-bucket", bucket, "-keys", keys, "-tmp", tmp), true)
+			one(self, "-worker", "peer2", "-bucket", bucket, "-keys", keys, "-tmp", tmp), true)
 		for _, v := range []int{1, 2} {
 			args := []string{*jobBin, "run", "--source", "s3://" + bucket, "--prefix", l.name + "/", "--dest", "s3://" + bucket + "-out" + fmt.Sprint(v) + "/", "--log-format", "json"}
 			if v == 1 {
 				args = append([]string{"taskset", "-c", "0"}, args...)
+			} else {
+				args = append([]string{"taskset", "-c", "0,1"}, args...)
 			}
 			makeBucket(ctx, bucket+"-out"+fmt.Sprint(v))
 			clearPrefix(ctx, bucket+"-out"+fmt.Sprint(v), l.name+"/")
@@ -119,25 +125,45 @@ func main() {
 		}
 		// Local disk.
 		measure(run{peer: "1 gdal_translate -outsize 270 270", where: "disk", vcpus: 1},
-			envCmd(self, "-worker", "peer1-local", "-files", strings.Join(l.files, ","), "-tmp", tmp), false)
+			one(self, "-worker", "peer1-local", "-files", strings.Join(l.files, ","), "-tmp", tmp), false)
 		measure(run{peer: "2 gdal_translate -outsize 256 0", where: "disk", vcpus: 1},
-			envCmd(self, "-worker", "peer2-local", "-files", strings.Join(l.files, ","), "-tmp", tmp), false)
-		vips := append([]string{"--size", "256", "-o", filepath.Join(tmp, "%s.vips.jpg")}, l.files...)
-		measure(run{peer: "3 vipsthumbnail", where: "disk", vcpus: 1, note: "one process for all files"}, envCmd("vipsthumbnail", vips...), false)
+			one(self, "-worker", "peer2-local", "-files", strings.Join(l.files, ","), "-tmp", tmp), false)
+		vips := append([]string{"vipsthumbnail", "--size", "256", "-o", filepath.Join(tmp, "%s.vips.jpg")}, l.files...)
+		measure(run{peer: "3 vipsthumbnail", where: "disk", vcpus: 1, note: "one process for all files"}, one(vips...), false)
 		for _, v := range []int{1, 2} {
 			dst := filepath.Join(tmp, fmt.Sprintf("local-out-%d", v))
 			os.RemoveAll(dst)
 			args := []string{*jobBin, "run", "--source", l.dir, "--dest", dst, "--log-format", "json"}
 			if v == 1 {
 				args = append([]string{"taskset", "-c", "0"}, args...)
+			} else {
+				args = append([]string{"taskset", "-c", "0,1"}, args...)
 			}
 			measure(run{peer: fmt.Sprintf("4 quicklook job, %d vCPU", v), where: "disk", vcpus: v}, envCmd(args[0], args[1:]...), false)
 		}
 	}
-	if err := report(*out, runs, layouts, *latency, *bandwidth); err != nil {
+	if err := report(*out, runs, layouts, *latency, *bandwidth, pinned); err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("wrote %s and %s", *out, chartPath(*out))
+}
+
+// pinServerSide moves the S3 server and this process (the proxy) to the
+// last core, so that peers pinned to core 0 measure one whole vCPU.
+func pinServerSide() bool {
+	last := fmt.Sprint(runtime.NumCPU() - 1)
+	if runtime.NumCPU() < 2 {
+		return false
+	}
+	ok := exec.Command("taskset", "-a", "-p", "-c", last, fmt.Sprint(os.Getpid())).Run() == nil
+	if out, err := exec.Command("pgrep", "-f", "versitygw").Output(); err == nil {
+		for _, pid := range strings.Fields(string(out)) {
+			ok = exec.Command("taskset", "-a", "-p", "-c", last, pid).Run() == nil && ok
+		}
+	} else {
+		ok = false
+	}
+	return ok
 }
 
 func envCmd(name string, args ...string) *exec.Cmd {

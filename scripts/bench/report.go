@@ -18,7 +18,7 @@ func find(runs []run, layout, where, peerPrefix string) *run {
 	return nil
 }
 
-func report(out string, runs []run, layouts []layout, latency time.Duration, bandwidth int64) error {
+func report(out string, runs []run, layouts []layout, latency time.Duration, bandwidth int64, pinned bool) error {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("# Benchmarks\n\n")
@@ -26,6 +26,9 @@ func report(out string, runs []run, layouts []layout, latency time.Duration, ban
 	p("- %s\n", machine())
 	p("- S3: versitygw on 127.0.0.1 behind a proxy that adds %s before each response's first byte and caps each connection at %d MB/s, roughly S3 as seen from EC2; the proxy counts the bytes read.\n", latency, bandwidth>>20)
 	p("- Disk: the same files on local disk (page cache warm after the first peer).\n")
+	if pinned {
+		p("- CPUs: the S3 server and the proxy run on the last core; every 1-vCPU peer (peer 1 included) is pinned to core 0 with `taskset`; 2-vCPU runs use both cores and share the last with the server.\n")
+	}
 	p("- Thumbnails are 256 px on the longest side (270×270 for peer 1, as in production), JPEG.\n\n")
 	p("Peers: **1** the production method today: download the whole object, `gdal_translate -of JPEG -outsize 270 270` as a subprocess, upload; one image at a time. ")
 	p("**2** `gdal_translate -outsize 256 0 -b 1 -b 2 -b 3 /vsis3/...` as a subprocess per image, one at a time (with `GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`). ")
