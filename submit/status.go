@@ -19,22 +19,33 @@ import (
 	"quicklook/internal/submit"
 )
 
+// runFlags name a run and where its record is; status and retry take them.
+func runFlags(extra ...cli.Flag) []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "run", Usage: "run id (printed by 'submit run')"},
+		&cli.StringFlag{Name: "dest", EnvVars: env("DEST"), Usage: "the run's destination (where its record is)"},
+	}, extra...)
+}
+
+// loadRun reads the record of the run the flags name.
+func loadRun(c *cli.Context) (*submit.Record, error) {
+	if c.String("run") == "" || c.String("dest") == "" {
+		return nil, usageError{errors.New("--run and --dest are required")}
+	}
+	return submit.LoadRecord(c.Context, c.String("dest"), c.String("run"))
+}
+
 func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "status",
 		Usage:     "show a run's jobs by state, and the failed ones with their reasons and logs",
 		UsageText: "submit status --run RUN --dest s3://THUMBS/ [--watch]",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "run", Usage: "run id (printed by 'submit run')"},
-			&cli.StringFlag{Name: "dest", EnvVars: env("DEST"), Usage: "the run's destination (where its record is)"},
+		Flags: runFlags(
 			&cli.BoolFlag{Name: "watch", Usage: "refresh until no job is waiting or running"},
 			&cli.DurationFlag{Name: "interval", Value: 15 * time.Second, Usage: "refresh interval with --watch"},
-		},
+		),
 		Action: func(c *cli.Context) error {
-			if c.String("run") == "" || c.String("dest") == "" {
-				return usageError{errors.New("--run and --dest are required")}
-			}
-			rec, err := submit.LoadRecord(c.Context, c.String("dest"), c.String("run"))
+			rec, err := loadRun(c)
 			if err != nil {
 				return err
 			}
@@ -156,21 +167,16 @@ func retryCommand() *cli.Command {
 		Name:      "retry",
 		Usage:     "resubmit (or rerun) only the failed jobs of a run",
 		UsageText: "submit retry --run RUN --dest s3://THUMBS/ [--definition D]",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "run", Usage: "run id"},
-			&cli.StringFlag{Name: "dest", EnvVars: env("DEST"), Usage: "the run's destination"},
+		Flags: runFlags(
 			&cli.StringFlag{Name: "definition", EnvVars: env("DEFINITION"), Usage: "Batch job definition (batch runs)"},
 			&cli.Float64Flag{Name: "submit-rate", Value: 40, Usage: "SubmitJob calls per second"},
 			&cli.IntFlag{Name: "parallel", Value: 1, Usage: "jobs at once (local runs)"},
 			&cli.IntFlag{Name: "attempts", Value: 3, Usage: "attempts per job (local runs)"},
 			&cli.StringFlag{Name: "job-bin", Usage: "the job binary (local runs)"},
 			&cli.StringFlag{Name: "log-dir", Usage: "where job output goes (local runs)"},
-		},
+		),
 		Action: func(c *cli.Context) error {
-			if c.String("run") == "" || c.String("dest") == "" {
-				return usageError{errors.New("--run and --dest are required")}
-			}
-			rec, err := submit.LoadRecord(c.Context, c.String("dest"), c.String("run"))
+			rec, err := loadRun(c)
 			if err != nil {
 				return err
 			}

@@ -254,37 +254,32 @@ func (c *Config) renderAll(stop context.Context, todo []*item) []manifest.Record
 		}
 	}()
 
-	queue := make(chan *item)
+	queue := make(chan int) // indexes into todo
 	results := make([]manifest.Record, len(todo))
-	index := map[*item]int{}
-	for i, it := range todo {
-		index[it] = i
-	}
-	var started atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < c.Concurrency; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for it := range queue {
-				rec := c.renderOne(itemsCtx, it)
-				results[index[it]] = rec
-				c.Progress.Done(rec)
+			for i := range queue {
+				results[i] = c.renderOne(itemsCtx, todo[i])
+				c.Progress.Done(results[i])
 			}
 		}()
 	}
+	started := 0
 feed:
-	for _, it := range todo {
+	for started < len(todo) {
 		select {
 		case <-stop.Done():
 			break feed
-		case queue <- it:
-			started.Add(1)
+		case queue <- started:
+			started++
 		}
 	}
 	close(queue)
 	wg.Wait()
-	for i := int(started.Load()); i < len(todo); i++ {
+	for i := started; i < len(todo); i++ {
 		it := todo[i]
 		results[i] = manifest.Record{Key: it.obj.Key, ETag: it.obj.ETag, Size: it.obj.Size, Status: manifest.Failed,
 			ErrorClass: ClassInterrupted, Error: "the run was stopped before this item started", Outputs: it.kept}

@@ -26,10 +26,12 @@ func tiffBlockRanges(bands []godal.Band, lvl level, rw, rh int, nearest bool) []
 		return nil
 	}
 	cols := sampled(lvl.w, rw, bw, nearest)
-	rows := sampled(lvl.h, rh, bh, nearest)
-	if nearest && rh < lvl.h {
+	var rows []int
+	if !nearest || rh >= lvl.h {
+		rows = sampled(lvl.h, rh, bh, false) // every block row
+	} else {
+		// The rows the read samples, chunk by chunk as readPlanes reads them.
 		set := map[int]bool{}
-		rows = rows[:0]
 		for _, y := range sourceRows(lvl, rh, bh) {
 			if !set[y/bh] {
 				set[y/bh] = true

@@ -121,10 +121,8 @@ func qlSiblings(name *C.char) *C.char {
 func qlRead(name *C.char, buf unsafe.Pointer, off, n C.longlong) C.longlong {
 	p := unsafe.Slice((*byte)(buf), int(n))
 	got, err := vsiRouter{}.ReadAt(C.GoString(name), p, int64(off))
-	if err != nil && got == 0 && !isEOF(err) {
+	if err != nil && got == 0 && err != io.EOF {
 		return -1
 	}
 	return C.longlong(got)
 }
-
-func isEOF(err error) bool { return err == io.EOF }
