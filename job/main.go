@@ -223,8 +223,14 @@ func configure(c *cli.Context, log *slog.Logger) (job.Config, error) {
 	if source == "" || dest == "" {
 		return cfg, fmt.Errorf("--source and --dest are required (or --plan naming them)")
 	}
-	if err := render.Init(render.Config{CacheMB: c.Int("gdal-cache-mb")}); err != nil {
-		return cfg, err
+	var exts []string
+	for _, e := range strings.Split(c.String("ext"), ",") {
+		if e = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(e), ".")); e != "" {
+			exts = append(exts, e)
+		}
+	}
+	if err := render.Init(render.Config{CacheMB: c.Int("gdal-cache-mb"), Extensions: exts}); err != nil {
+		return cfg, fmt.Errorf("--ext: %w", err)
 	}
 	src, err := storage.Open(ctx, source, storage.OpenOptions{RequesterPays: c.Bool("requester-pays")})
 	if err != nil {
@@ -237,12 +243,6 @@ func configure(c *cli.Context, log *slog.Logger) (job.Config, error) {
 	var progress job.Progress = &job.LogProgress{Log: log, Every: 15 * time.Second}
 	if logging.IsTerminal(os.Stderr) && !logging.InBatch() {
 		progress = &job.BarProgress{W: os.Stderr}
-	}
-	var exts []string
-	for _, e := range strings.Split(c.String("ext"), ",") {
-		if e = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(e), ".")); e != "" {
-			exts = append(exts, e)
-		}
 	}
 	return job.Config{
 		Source: src, Dest: dst, Prefix: prefix, Ranges: ranges, Render: opts, Extensions: exts,

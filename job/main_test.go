@@ -122,6 +122,8 @@ func TestUsageAndConfigurationErrorsExit2(t *testing.T) {
 		"unknown log format":   {"run", "--source", src, "--dest", dst, "--log-format", "xml"},
 		"unknown subcommand?":  {"walk"},
 		"nothing under prefix": {"run", "--source", src, "--dest", dst, "--prefix", "al/2031/"},
+		"unknown extension":    {"run", "--source", src, "--dest", dst, "--ext", "tif,nosuchformat"},
+		"referencing format":   {"run", "--source", src, "--dest", dst, "--ext", "tif,vrt"},
 	}
 	for name, args := range cases {
 		r := runBin(t, nil, args...)

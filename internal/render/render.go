@@ -39,9 +39,15 @@ type Config struct {
 	// Parallel bounds the concurrent ranged reads of one render (default
 	// 32: a striped file needs hundreds of small, latency-bound ranges).
 	Parallel int
+	// Extensions decide which GDAL drivers may open a source: those that
+	// declare one of them (default naming.DefaultExtensions).
+	Extensions []string
 }
 
-var cfg Config
+var (
+	cfg     Config
+	drivers []string // GDAL drivers allowed to open sources
+)
 
 var initOnce sync.Once
 var initErr error
@@ -72,7 +78,13 @@ func Init(c Config) error {
 				os.Setenv(k, v)
 			}
 		}
+		if len(c.Extensions) == 0 {
+			c.Extensions = naming.DefaultExtensions
+		}
 		godal.RegisterAll()
+		if drivers, initErr = driversFor(c.Extensions); initErr != nil {
+			return
+		}
 		initErr = registerVSI()
 	})
 	return initErr
@@ -226,7 +238,7 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 	defer detach()
 
 	// SiblingFiles() with no names lets GDAL ask /vsiql/ for them (see vsi.go).
-	ds, err := godal.Open(vpath, godal.RasterOnly(), godal.SiblingFiles(), godal.ErrLogger(diag.lenient))
+	ds, err := godal.Open(vpath, godal.RasterOnly(), godal.Drivers(drivers...), godal.SiblingFiles(), godal.ErrLogger(diag.lenient))
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr

@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -540,5 +542,52 @@ func TestPhotoAlphaKeptInPNGAndWebP(t *testing.T) {
 		if _, isNRGBA := img.(*image.NRGBA); isNRGBA {
 			t.Fatal("NAIP PNG has an alpha channel: NIR was taken as transparency")
 		}
+	}
+}
+
+// A source that is really a VRT (or any format that names other files)
+// must not make the renderer read the machine's own files.
+func TestReferencingFormatsNeverOpenSources(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret.tif")
+	ds, err := godal.Create(godal.GTiff, secret, 1, godal.Byte, 16, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds.Close()
+	vrt := `<VRTDataset rasterXSize="16" rasterYSize="16"><VRTRasterBand dataType="Byte" band="1">` +
+		`<SimpleSource><SourceFilename relativeToVRT="0">` + secret + `</SourceFilename><SourceBand>1</SourceBand></SimpleSource>` +
+		`</VRTRasterBand></VRTDataset>`
+	if err := os.WriteFile(filepath.Join(dir, "looks.tif"), []byte(vrt), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := &dirSource{dir: dir}
+	_, err = Render(context.Background(), src, "looks.tif", nil, Options{})
+	var de *Error
+	if !errors.As(err, &de) || de.Class != ClassUnsupported {
+		t.Fatalf("a VRT named .tif: want an unsupported data error, got %v", err)
+	}
+}
+
+func TestDriversFollowExtensions(t *testing.T) {
+	got, err := driversFor([]string{"tif", ".JPG", "png"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"GTiff", "JPEG", "PNG"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("drivers for tif, jpg, png = %v: %s missing", got, want)
+		}
+	}
+	for _, never := range []string{"VRT", "WEBP", "netCDF", "HDF5"} {
+		if slices.Contains(got, never) {
+			t.Errorf("drivers for tif, jpg, png = %v: %s must not be there", got, never)
+		}
+	}
+	if got, err := driversFor([]string{"vrt"}); err == nil {
+		t.Errorf("drivers for .vrt = %v: want an error (VRT names other files)", got)
+	}
+	if _, err := driversFor([]string{"tif", "nosuchformat"}); err == nil || !strings.Contains(err.Error(), ".nosuchformat") {
+		t.Errorf("unknown extension: want an error naming it, got %v", err)
 	}
 }
