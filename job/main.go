@@ -25,6 +25,7 @@ import (
 	"quicklook/internal/naming"
 	"quicklook/internal/plan"
 	"quicklook/internal/render"
+	"quicklook/internal/renderproc"
 	"quicklook/internal/storage"
 )
 
@@ -33,10 +34,18 @@ func main() {
 	// limit it grows to twice that before collecting, which is what peak
 	// memory would measure. GOMEMLIMIT overrides.
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(224 << 20)
+		debug.SetMemoryLimit(memoryLimitMiB << 20)
 	}
 	os.Exit(run(os.Args))
 }
+
+// memoryLimitMiB is the Go heap the job aims at; with --isolate it is
+// divided among the render processes, each getting at least childMemoryMiB
+// (one image's read cache and buffers).
+const (
+	memoryLimitMiB = 224
+	childMemoryMiB = 48
+)
 
 func env(name string) []string { return []string{"QUICKLOOK_" + name} }
 
@@ -49,7 +58,7 @@ func run(args []string) int {
 			"configuration error, 3 data errors above --max-failure-rate, 75 interrupted or\n" +
 			"transient failure (a rerun does only what is left). Every flag can also be set\n" +
 			"with the environment variable shown next to it.",
-		Commands:       []*cli.Command{runCommand(&code), urlCommand(&code)},
+		Commands:       []*cli.Command{runCommand(&code), urlCommand(&code), renderWorkerCommand(&code)},
 		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are decided below
 	}
 	if err := app.Run(args); err != nil {
@@ -88,7 +97,8 @@ func runCommand(code *int) *cli.Command {
 			&cli.StringFlag{Name: "cache-control", EnvVars: env("CACHE_CONTROL"), Value: "public, max-age=86400", Usage: "Cache-Control written with every thumbnail"},
 			&cli.StringFlag{Name: "ext", EnvVars: env("EXT"), Value: strings.Join(naming.DefaultExtensions, ","), Usage: "source extensions to render (other objects are counted as ignored)"},
 			&cli.BoolFlag{Name: "requester-pays", EnvVars: env("REQUESTER_PAYS"), Usage: "send x-amz-request-payer on every source call (S3)"},
-			&cli.IntFlag{Name: "gdal-cache-mb", EnvVars: env("GDAL_CACHE_MB"), Value: 128, Usage: "GDAL's cache of decoded blocks, shared by all workers (a tiled image without overviews wants a block row of each in flight)"},
+			&cli.IntFlag{Name: "gdal-cache-mb", EnvVars: env("GDAL_CACHE_MB"), Value: 128, Usage: "GDAL's cache of decoded blocks, divided among the workers (a tiled image without overviews wants a block row in flight)"},
+			&cli.BoolFlag{Name: "isolate", EnvVars: env("ISOLATE"), Value: true, Usage: "render in one child process per worker, so a crash or hang in an image decoder costs that image (recorded as crashed or timeout), not the run; --isolate=false renders in this process"},
 			&cli.StringFlag{Name: "log-format", EnvVars: env("LOG_FORMAT"), Value: "auto", Usage: "auto (JSON unless on a terminal), json or text"},
 			&cli.BoolFlag{Name: "verbose", EnvVars: env("VERBOSE"), Usage: "debug logging"},
 		},
@@ -129,6 +139,7 @@ func runJob(c *cli.Context) int {
 		}
 	}()
 
+	defer cfg.Renderer.Close()
 	res, err := job.Run(stop, cfg)
 	if err != nil {
 		var ce *job.ConfigError
@@ -229,9 +240,6 @@ func configure(c *cli.Context, log *slog.Logger) (job.Config, error) {
 			exts = append(exts, e)
 		}
 	}
-	if err := render.Init(render.Config{CacheMB: c.Int("gdal-cache-mb"), Extensions: exts}); err != nil {
-		return cfg, fmt.Errorf("--ext: %w", err)
-	}
 	src, err := storage.Open(ctx, source, storage.OpenOptions{RequesterPays: c.Bool("requester-pays")})
 	if err != nil {
 		return cfg, fmt.Errorf("--source: %w", err)
@@ -239,6 +247,10 @@ func configure(c *cli.Context, log *slog.Logger) (job.Config, error) {
 	dst, err := storage.Open(ctx, dest, storage.OpenOptions{Create: true})
 	if err != nil {
 		return cfg, fmt.Errorf("--dest: %w", err)
+	}
+	renderer, err := startRenderer(c, log, src, exts)
+	if err != nil {
+		return cfg, err
 	}
 	var progress job.Progress = &job.LogProgress{Log: log, Every: 15 * time.Second}
 	if logging.IsTerminal(os.Stderr) && !logging.InBatch() {
@@ -249,8 +261,53 @@ func configure(c *cli.Context, log *slog.Logger) (job.Config, error) {
 		Concurrency: c.Int("concurrency"), ItemTimeout: c.Duration("item-timeout"),
 		MaxFailureRate: c.Float64("max-failure-rate"), Prune: c.Bool("prune"),
 		CacheControl: c.String("cache-control"), Attempt: os.Getenv("AWS_BATCH_JOB_ATTEMPT"),
-		DrainTimeout: c.Duration("drain-timeout"), Log: log, Progress: progress,
+		DrainTimeout: c.Duration("drain-timeout"), Log: log, Progress: progress, Renderer: renderer,
 	}, nil
+}
+
+// startRenderer renders in this process, or (--isolate) in child processes
+// that share the GDAL cache and the memory limit between them.
+func startRenderer(c *cli.Context, log *slog.Logger, src storage.Store, exts []string) (renderproc.Renderer, error) {
+	workers := c.Int("concurrency")
+	rc := render.Config{CacheMB: c.Int("gdal-cache-mb"), Extensions: exts}
+	if !c.Bool("isolate") {
+		if err := render.Init(rc); err != nil {
+			return nil, fmt.Errorf("--ext: %w", err)
+		}
+		return renderproc.InProcess{Store: src}, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding this program to start render processes: %w", err)
+	}
+	rc.CacheMB = max(16, rc.CacheMB/workers)
+	var env []string
+	if os.Getenv("GOMEMLIMIT") == "" {
+		env = append(env, fmt.Sprintf("GOMEMLIMIT=%dMiB", max(childMemoryMiB, memoryLimitMiB/workers)))
+	}
+	pool, err := renderproc.Start(renderproc.Options{
+		Command: []string{exe, "render-worker"}, Env: env, Log: log,
+		Setup: renderproc.Setup{Source: src.URL(), RequesterPays: c.Bool("requester-pays"), Render: rc},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("render processes: %w", err)
+	}
+	return pool, nil
+}
+
+func renderWorkerCommand(code *int) *cli.Command {
+	return &cli.Command{
+		Name:   "render-worker",
+		Usage:  "(internal) the render process that job run --isolate starts for each worker",
+		Hidden: true,
+		Action: func(*cli.Context) error {
+			if err := renderproc.ServeChild(); err != nil {
+				*code = 1
+				return err
+			}
+			return nil
+		},
+	}
 }
 
 // report prints the human summary on stdout and the summary record in the log.
@@ -258,6 +315,10 @@ func report(log *slog.Logger, res *job.Result, cfg job.Config) {
 	s := res.Summary
 	secs := s.Finished.Sub(s.Started).Seconds()
 	rendered := s.Created + s.Updated
+	if pool, ok := cfg.Renderer.(*renderproc.Pool); ok {
+		st := pool.Stats()
+		log.Info("render processes", "started", st.Started, "died", st.Died, "killed", st.Killed)
+	}
 	log.Info("summary", "sources", s.Sources, "created", s.Created, "updated", s.Updated, "skipped", s.Skipped,
 		"failed", s.Failed, "pruned", s.Pruned, "ignored", s.Ignored, "failures_by_class", s.FailuresByClass,
 		"bytes_read", s.BytesRead, "seconds", secs, "exit_code", res.ExitCode, "manifest", s.Manifest)

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -127,4 +130,78 @@ func TestInterruptedRunsLoseNothing(t *testing.T) {
 		t.Error("corrupt thumbnail:", e)
 	}
 	t.Logf("%v interruptions, then 300 objects done, 300 thumbnails open with GDAL", kills)
+}
+
+// Render processes killed in the middle of a run (as a decoder crash would
+// end them) cost nothing: each image they held is rendered again in a fresh
+// process, and the run finishes with every object done.
+func TestKilledRenderProcessesLoseNothing(t *testing.T) {
+	dir := sampleFolder(t, 200)
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "thumbs")
+	cmd := exec.Command(jobBin, "run", "--source", src, "--dest", dst, "--concurrency", "2", "--log-format", "json")
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := 0
+	for deadline := time.Now().Add(20 * time.Second); killed < 3 && time.Now().Before(deadline); {
+		// Kill once images are being written, not while the first process starts.
+		thumbs, _ := filepath.Glob(filepath.Join(dst, "al", "2013", "*", "*.thumb.jpg"))
+		if kids := childrenOf(cmd.Process.Pid); len(kids) > 0 && len(thumbs) > 0 {
+			syscall.Kill(kids[killed%len(kids)], syscall.SIGKILL)
+			killed++
+			time.Sleep(150 * time.Millisecond)
+			continue
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	err := cmd.Wait()
+	if err != nil || killed < 3 {
+		t.Fatalf("run: %v after %d kills\n%s", err, killed, stdout.String())
+	}
+	var died int
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		var ev struct {
+			Msg  string `json:"msg"`
+			Died int    `json:"died"`
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Msg == "render processes" {
+			died = ev.Died
+		}
+	}
+	if died != killed {
+		t.Errorf("the job counted %d render processes dead, %d were killed", died, killed)
+	}
+	st, _ := storage.OpenLocal(dst, false)
+	last, _, err := manifest.Last(context.Background(), st, manifest.JobName(""))
+	if err != nil || len(last) != 200 {
+		t.Fatalf("last manifest lists %d objects: %v", len(last), err)
+	}
+	for k, rec := range last {
+		if rec.Status != manifest.Created {
+			t.Errorf("%s is %s (%s) after its render process was killed", k, rec.Status, rec.Error)
+		}
+	}
+	t.Logf("%d render processes killed mid-run; 200 of 200 objects created", killed)
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) []int {
+	var kids []int
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, s := range stats {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			if k, err := strconv.Atoi(filepath.Base(filepath.Dir(s))); err == nil {
+				kids = append(kids, k)
+			}
+		}
+	}
+	return kids
 }

@@ -17,9 +17,12 @@ eval "$(scripts/s3-server.sh env)"
 
 go test -count=1 -timeout 15m ./...
 
-# Short fuzz runs of the pure-Go targets (every seed corpus, FuzzRender's
-# included, ran above as ordinary tests). Fuzzing the renderer drives GDAL's
-# C decoders with random bytes, so it is not a pass/fail gate here: `make fuzz`.
+# Short fuzz runs (every seed corpus ran above as ordinary tests): key
+# mapping, manifest parsing, and rendering as the job renders (in render
+# processes: a thumbnail or a data error for every mutated image, the run
+# going on). FuzzRender, GDAL in the fuzz worker's own process, is in `make fuzz`.
 FUZZTIME=${QUICKLOOK_FUZZTIME:-10s}
 go test -run '^$' -fuzz '^FuzzOutputKeyAndURL$' -fuzztime "$FUZZTIME" ./internal/naming
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "$FUZZTIME" ./internal/manifest
+# The child processes carry no coverage, so a new input is minimised briefly.
+go test -run '^$' -fuzz '^FuzzRenderIsolated$' -fuzztime "$FUZZTIME" -fuzzminimizetime 2s ./internal/renderproc

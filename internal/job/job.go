@@ -7,12 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"quicklook/internal/contactsheet"
@@ -20,6 +18,7 @@ import (
 	"quicklook/internal/naming"
 	"quicklook/internal/plan"
 	"quicklook/internal/render"
+	"quicklook/internal/renderproc"
 	"quicklook/internal/storage"
 )
 
@@ -58,6 +57,8 @@ type Config struct {
 	Attempt        string // names this run's manifest (Batch attempt)
 	Log            *slog.Logger
 	Progress       Progress
+	// Renderer renders items (default: in this process, from Source).
+	Renderer renderproc.Renderer
 }
 
 // Progress receives the run's advance; see progress.go.
@@ -225,6 +226,9 @@ func (c Config) withDefaults() Config {
 	if c.Progress == nil {
 		c.Progress = nopProgress{}
 	}
+	if c.Renderer == nil {
+		c.Renderer = renderproc.InProcess{Store: c.Source}
+	}
 	return c
 }
 
@@ -300,53 +304,29 @@ func (c *Config) renderOne(ctx context.Context, it *item) manifest.Record {
 	if it.obj.Size == 0 {
 		return fail(render.ClassEmpty, "zero-byte object")
 	}
-	itemCtx, cancel := context.WithTimeout(ctx, c.ItemTimeout)
-	defer cancel()
-	src := &itemSource{ctx: itemCtx, store: c.Source, sizes: it.sizes}
 	opts := c.Render
 	opts.Profiles = it.todo
-
-	type outcome struct {
-		res *render.Result
-		err error
-	}
-	ch := make(chan outcome, 1)
-	go func() {
-		res, err := render.Render(itemCtx, src, it.obj.Key, it.siblings, opts)
-		ch <- outcome{res, err}
-	}()
-	var out outcome
-	select {
-	case out = <-ch:
-	case <-itemCtx.Done():
-		// GDAL cannot be interrupted mid-decode: reads fail from now on, and
-		// if it still does not return, the item is abandoned to finish alone.
-		select {
-		case out = <-ch:
-		case <-time.After(2 * time.Second):
-			out.err = itemCtx.Err()
-		}
-	}
-	rec.BytesRead = src.bytes.Load()
-	if out.err != nil {
+	res, n, err := c.Renderer.Render(ctx, renderproc.Item{Key: it.obj.Key, Siblings: it.siblings, Sizes: it.sizes, Options: opts, Timeout: c.ItemTimeout})
+	rec.BytesRead = n
+	if err != nil {
 		var de *render.Error
 		switch {
-		case errors.As(out.err, &de):
+		case errors.As(err, &de):
 			return fail(de.Class, de.Msg)
 		case ctx.Err() != nil:
 			return fail(ClassInterrupted, "the run was stopped while this item was rendering")
-		case errors.Is(out.err, context.DeadlineExceeded):
+		case errors.Is(err, context.DeadlineExceeded):
 			return fail(ClassTimeout, fmt.Sprintf("rendering took longer than --item-timeout %s", c.ItemTimeout))
-		case errors.Is(out.err, storage.ErrNotFound):
-			return fail(ClassGone, out.err.Error())
+		case errors.Is(err, storage.ErrNotFound):
+			return fail(ClassGone, err.Error())
 		default:
-			return fail(ClassIO, out.err.Error())
+			return fail(ClassIO, err.Error())
 		}
 	}
-	level := out.res.Level
+	level := res.Level
 	rec.Level = &level
 	rec.Outputs = append(rec.Outputs, it.kept...)
-	for _, o := range out.res.Outputs {
+	for _, o := range res.Outputs {
 		key := naming.OutputKey("", it.obj.Key, o.Profile)
 		settings := c.Render.Hash(o.Profile)
 		err := c.Dest.Put(ctx, key, o.Data, storage.PutOptions{
@@ -390,29 +370,6 @@ func (c *Config) prune(ctx context.Context, l *listing, destObjs map[string]stor
 		out = append(out, rec)
 	}
 	return out, nil
-}
-
-// itemSource serves one item's object and sidecars to the renderer, counts
-// the bytes read and applies the item's deadline to every read. Sizes come
-// from the listing, so GDAL's probes for sidecars cost no request.
-type itemSource struct {
-	ctx   context.Context
-	store storage.Store
-	sizes map[string]int64 // read-only after construction
-	bytes atomic.Int64
-}
-
-func (s *itemSource) Size(key string) (int64, error) {
-	if n, ok := s.sizes[key]; ok {
-		return n, nil
-	}
-	return -1, fs.ErrNotExist
-}
-
-func (s *itemSource) ReadAt(key string, p []byte, off int64) (int, error) {
-	n, err := s.store.ReadAt(s.ctx, key, p, off)
-	s.bytes.Add(int64(n))
-	return n, err
 }
 
 func describe(rs []plan.Range) string {

@@ -106,3 +106,24 @@ func Run(t testing.TB, env []string, bin string, args ...string) Result {
 	}
 	return Result{code, out.String(), errb.String()}
 }
+
+// RenderSeeds are small real images, good and hostile, that seed the
+// renderer's fuzz targets; files missing from the shared data are left out.
+func RenderSeeds(t testing.TB) [][]byte {
+	t.Helper()
+	var seeds [][]byte
+	for _, s := range []string{
+		"geotiff/naip/m_3907864_sw_17_060_20210912_downsampled.tif",
+		"geotiff/float/float_nan_3x2.tif",
+		"geotiff/odd/rotated.tif",
+		"cog/odd/cog_no_offset.tif",
+		"hostile/corrupt/its_jpeg_357B.jpg",
+		"hostile/png/its_png_width_zero.png",
+		"hostile/bomb/goximage_tiff_0x0.tiff",
+	} {
+		if b, err := os.ReadFile(filepath.Join(ModuleRoot(t), "..", "shared", "testdata", "real", s)); err == nil && len(b) < 100_000 {
+			seeds = append(seeds, b)
+		}
+	}
+	return seeds
+}

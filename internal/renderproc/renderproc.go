@@ -1,0 +1,150 @@
+// Package renderproc runs renders where a fault in GDAL's C decoders cannot
+// take the run down: each worker renders in a child process of its own,
+// killed when an image runs past its deadline and restarted when it dies.
+// InProcess renders in the calling process, as the child itself does.
+package renderproc
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"sync/atomic"
+	"time"
+
+	"quicklook/internal/render"
+	"quicklook/internal/storage"
+)
+
+// ClassCrashed is recorded for an image whose render process died twice,
+// each time in a fresh process: a decoder fault that retrying cannot fix.
+const ClassCrashed = "crashed"
+
+// Item is one image to render.
+type Item struct {
+	Key      string
+	Siblings []string         // sidecars GDAL may open with it (.ovr, .msk)
+	Sizes    map[string]int64 // of the key and its siblings, from the listing
+	Options  render.Options
+	Timeout  time.Duration // the whole render, reads included
+}
+
+// Renderer renders items. Errors are *render.Error for data errors, wrap
+// context.DeadlineExceeded when the item ran out of time, the context's
+// error when ctx ended, storage errors (storage.ErrNotFound among them)
+// for the source.
+type Renderer interface {
+	Render(ctx context.Context, it Item) (res *render.Result, bytesRead int64, err error)
+	Close() error
+}
+
+// InProcess renders in this process, reading from Store.
+type InProcess struct{ Store storage.Store }
+
+func (p InProcess) Close() error { return nil }
+
+func (p InProcess) Render(ctx context.Context, it Item) (*render.Result, int64, error) {
+	if it.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, it.Timeout)
+		defer cancel()
+	}
+	src := &itemSource{ctx: ctx, store: p.Store, sizes: it.Sizes}
+	type outcome struct {
+		res *render.Result
+		err error
+	}
+	ch := make(chan outcome, 1)
+	go func() {
+		res, err := render.Render(ctx, src, it.Key, it.Siblings, it.Options)
+		ch <- outcome{res, err}
+	}()
+	var out outcome
+	select {
+	case out = <-ch:
+	case <-ctx.Done():
+		// GDAL cannot be interrupted mid-decode: reads fail from now on, and
+		// if it still does not return, the render is abandoned to finish
+		// alone (a Pool kills the process instead).
+		select {
+		case out = <-ch:
+		case <-time.After(2 * time.Second):
+			out.err = ctx.Err()
+		}
+	}
+	return out.res, src.bytes.Load(), out.err
+}
+
+// itemSource serves one item's object and sidecars to the renderer, counts
+// the bytes read and applies the item's deadline to every read. Sizes come
+// from the listing, so GDAL's probes for sidecars cost no request.
+type itemSource struct {
+	ctx   context.Context
+	store storage.Store
+	sizes map[string]int64 // read-only after construction
+	bytes atomic.Int64
+}
+
+func (s *itemSource) Size(key string) (int64, error) {
+	if n, ok := s.sizes[key]; ok {
+		return n, nil
+	}
+	return -1, fs.ErrNotExist
+}
+
+func (s *itemSource) ReadAt(key string, p []byte, off int64) (int, error) {
+	n, err := s.store.ReadAt(s.ctx, key, p, off)
+	s.bytes.Add(int64(n))
+	return n, err
+}
+
+// wireError carries an error across the process boundary with what the job
+// decides on: data error class, deadline, cancellation, object gone.
+type wireError struct {
+	Kind  string // data, deadline, canceled, gone, other
+	Class string // data errors
+	Msg   string
+}
+
+func toWire(err error) *wireError {
+	if err == nil {
+		return nil
+	}
+	var de *render.Error
+	switch {
+	case errors.As(err, &de):
+		return &wireError{Kind: "data", Class: de.Class, Msg: de.Msg}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &wireError{Kind: "deadline", Msg: err.Error()}
+	case errors.Is(err, context.Canceled):
+		return &wireError{Kind: "canceled", Msg: err.Error()}
+	case errors.Is(err, storage.ErrNotFound):
+		return &wireError{Kind: "gone", Msg: err.Error()}
+	}
+	return &wireError{Kind: "other", Msg: err.Error()}
+}
+
+func (w *wireError) err() error {
+	if w == nil {
+		return nil
+	}
+	switch w.Kind {
+	case "data":
+		return &render.Error{Class: w.Class, Msg: w.Msg}
+	case "deadline":
+		return &remoteError{w.Msg, context.DeadlineExceeded}
+	case "canceled":
+		return &remoteError{w.Msg, context.Canceled}
+	case "gone":
+		return &remoteError{w.Msg, storage.ErrNotFound}
+	}
+	return errors.New(w.Msg)
+}
+
+// remoteError is the child's error message with the sentinel it matched.
+type remoteError struct {
+	msg string
+	is  error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.is }
