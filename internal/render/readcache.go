@@ -3,6 +3,7 @@ package render
 import (
 	"errors"
 	"io"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -19,11 +20,21 @@ type readCache struct {
 	maxBytes  int64 // beyond this, extents are dropped (bounded memory)
 	parallel  int
 
-	mu    sync.Mutex
-	files map[string][]extent // sorted by offset; may overlap
-	sizes map[string]int64
-	held  int64
-	plans map[string]*prefetchPlan
+	mu       sync.Mutex
+	files    map[string][]extent // sorted by offset; may overlap
+	sizes    map[string]int64
+	held     int64
+	plans    map[string]*prefetchPlan
+	inflight map[string][]*pending // prefetches under way
+	fetching sync.WaitGroup
+	slots    chan struct{} // bounds prefetches under way
+}
+
+// pending is a prefetch under way; done is closed when it has landed (or
+// failed: then the read that wanted it fetches it again itself).
+type pending struct {
+	r    [2]int64
+	done chan struct{}
 }
 
 // prefetchPlan is the chunks a read will need, in file order, fetched a
@@ -54,7 +65,8 @@ const coalesceGap = 16 << 10
 
 func newReadCache(src Source, readAhead, maxBytes int64, parallel int) *readCache {
 	return &readCache{src: src, readAhead: readAhead, maxBytes: maxBytes, parallel: parallel,
-		files: map[string][]extent{}, sizes: map[string]int64{}, plans: map[string]*prefetchPlan{}}
+		files: map[string][]extent{}, sizes: map[string]int64{}, plans: map[string]*prefetchPlan{},
+		inflight: map[string][]*pending{}, slots: make(chan struct{}, parallel)}
 }
 
 func (c *readCache) Size(key string) (int64, error) {
@@ -181,9 +193,8 @@ func (c *readCache) ReadAt(key string, p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	want := min(int64(len(p)), size-off)
-	if err := c.advance(key, off); err != nil {
-		return 0, err
-	}
+	c.advance(key, off)
+	c.await(key, off, off+want)
 	for attempt := 0; attempt < 2; attempt++ {
 		var todo [][2]int64
 		for _, g := range c.gaps(key, off, off+want) {
@@ -211,8 +222,9 @@ func (c *readCache) ReadAt(key string, p []byte, off int64) (int, error) {
 
 // Prefetch plans the given byte ranges ([offset, length] pairs): near
 // neighbours are joined, the result cut into chunks, and the first window
-// of chunks fetched concurrently at once; the rest follows as GDAL reads
-// (see advance), so its one-by-one reads are served from memory.
+// of chunks fetched concurrently in the background; the rest follows as
+// GDAL reads (see advance), so its one-by-one reads are served from memory
+// and decoding overlaps fetching.
 func (c *readCache) Prefetch(key string, ranges [][2]int64) error {
 	size, err := c.Size(key)
 	if err != nil || len(ranges) == 0 {
@@ -233,17 +245,19 @@ func (c *readCache) Prefetch(key string, ranges [][2]int64) error {
 	c.mu.Lock()
 	c.plans[key] = &prefetchPlan{chunks: chunks}
 	c.mu.Unlock()
-	return c.advance(key, 0)
+	c.advance(key, 0)
+	return nil
 }
 
-// advance keeps the planned chunks fetched up to a window past off, and
-// lets go of extents that GDAL has read past when the cache is full.
-func (c *readCache) advance(key string, off int64) error {
+// advance starts fetching the planned chunks up to a window past off
+// without waiting for them, and lets go of extents that GDAL has read past
+// when the cache is full.
+func (c *readCache) advance(key string, off int64) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	pl := c.plans[key]
 	if pl == nil {
-		c.mu.Unlock()
-		return nil
+		return
 	}
 	window := min(int64(prefetchWindow), c.maxBytes/2)
 	var ahead int64
@@ -269,12 +283,41 @@ func (c *readCache) advance(key string, off int64) error {
 	if c.held > window {
 		c.evictBefore(key, off)
 	}
-	c.mu.Unlock()
-	if len(batch) == 0 {
-		return nil
+	for _, ch := range batch {
+		p := &pending{r: ch, done: make(chan struct{})}
+		c.inflight[key] = append(c.inflight[key], p)
+		c.fetching.Add(1)
+		go func() {
+			defer c.fetching.Done()
+			c.slots <- struct{}{}
+			c.fetch(key, p.r) // a failure shows when the read that needs it fetches again
+			<-c.slots
+			c.mu.Lock()
+			c.inflight[key] = slices.DeleteFunc(c.inflight[key], func(q *pending) bool { return q == p })
+			c.mu.Unlock()
+			close(p.done)
+		}()
 	}
-	return c.fetchAll(key, batch)
 }
+
+// await waits for the prefetches under way that overlap [off, end).
+func (c *readCache) await(key string, off, end int64) {
+	c.mu.Lock()
+	var waits []chan struct{}
+	for _, p := range c.inflight[key] {
+		if p.r[0] < end && p.r[1] > off {
+			waits = append(waits, p.done)
+		}
+	}
+	c.mu.Unlock()
+	for _, w := range waits {
+		<-w
+	}
+}
+
+// wait waits for every prefetch under way: a render's bytes are all
+// counted when it returns.
+func (c *readCache) wait() { c.fetching.Wait() }
 
 // evictBefore drops extents that end before off (caller holds mu).
 func (c *readCache) evictBefore(key string, off int64) {

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"sync"
 	"testing"
+	"time"
 )
 
 // memSource serves one in-memory object and records every read.
@@ -76,6 +77,7 @@ func TestReadCachePrefetchCoalescesAndIsExact(t *testing.T) {
 	if err := c.Prefetch("k", [][2]int64{{1000, 2000}, {5000, 2000}, {9000, 1000}, {600_000, 24_000}}); err != nil {
 		t.Fatal(err)
 	}
+	c.wait()
 	if len(src.reads) != 2 {
 		t.Fatalf("reads %v: want the near ranges joined into one", src.reads)
 	}
@@ -121,18 +123,20 @@ func TestReadCachePrefetchWindowStreamsLargePlans(t *testing.T) {
 	if err := c.Prefetch("k", ranges); err != nil {
 		t.Fatal(err)
 	}
-	if c.held > 8*mb+prefetchChunk {
-		t.Fatalf("prefetch fetched %d bytes up front, window is %d", c.held, 8*mb)
+	c.wait()
+	if held := c.heldBytes(); held > 8*mb+prefetchChunk {
+		t.Fatalf("prefetch fetched %d bytes up front, window is %d", held, 8*mb)
 	}
 	p := make([]byte, mb)
 	for off := int64(0); off < 60*mb; off += mb {
 		if _, err := c.ReadAt("k", p, off); err != nil {
 			t.Fatal(err)
 		}
-		if c.held > 16*mb {
-			t.Fatalf("cache holds %d bytes at %d, bound is %d", c.held, off, 16*mb)
+		if held := c.heldBytes(); held > 16*mb {
+			t.Fatalf("cache holds %d bytes at %d, bound is %d", held, off, 16*mb)
 		}
 	}
+	c.wait()
 	var total int64
 	for _, r := range src.reads {
 		total += r[1]
@@ -140,4 +144,53 @@ func TestReadCachePrefetchWindowStreamsLargePlans(t *testing.T) {
 	if total != 60*mb {
 		t.Fatalf("read %d bytes from the source for a 60 MB plan", total)
 	}
+}
+
+func (c *readCache) heldBytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.held
+}
+
+// gatedSource holds back reads at or past gate until released.
+type gatedSource struct {
+	memSource
+	gate    int64
+	release chan struct{}
+}
+
+func (g *gatedSource) ReadAt(key string, p []byte, off int64) (int, error) {
+	if off >= g.gate {
+		<-g.release
+	}
+	return g.memSource.ReadAt(key, p, off)
+}
+
+// Reading bytes that have landed does not wait for the prefetches ahead of
+// them: decoding overlaps fetching, so one image streams through many
+// requests at once instead of one window at a time.
+func TestReadCacheReadsDoNotWaitForPrefetchesAhead(t *testing.T) {
+	const mb = 1 << 20
+	src := &gatedSource{memSource: memSource{data: make([]byte, 32*mb)}, gate: prefetchChunk, release: make(chan struct{})}
+	c := newReadCache(src, 64<<10, 32*mb, 8)
+	done := make(chan error, 1)
+	go func() {
+		p := make([]byte, prefetchChunk)
+		err := c.Prefetch("k", [][2]int64{{0, 32 * mb}})
+		for off := int64(0); off < prefetchChunk && err == nil; off += 64 << 10 {
+			_, err = c.ReadAt("k", p[:64<<10], off)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		close(src.release)
+		t.Fatal("reads of the first chunk waited for the chunks after it")
+	}
+	close(src.release)
+	c.wait()
 }

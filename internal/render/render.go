@@ -234,6 +234,7 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 	opt = opt.Defaults()
 	diag := &diagnostics{}
 	cache := newReadCache(trackedSource{src, diag}, int64(cfg.BlockSize), int64(cfg.ReadCacheMB)<<20, cfg.Parallel)
+	defer cache.wait()
 	vpath, detach := attach(cache, key, siblings...)
 	defer detach()
 

@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,7 +43,7 @@ type run struct {
 	peer, where, layout string
 	images              int
 	wall, cpu           time.Duration
-	rssKB               int64
+	rssKB, pssKB        int64 // peaks of the sums over the run's processes
 	bytesRead           int64 // -1: not measured
 	needed              int64 // bytes of the resolution needed (+ headers)
 	vcpus               int
@@ -59,6 +60,7 @@ func main() {
 	bandwidth := flag.Int64("bandwidth", 100<<20, "per-connection bandwidth cap, bytes per second")
 	out := flag.String("out", "BENCHMARKS.md", "report to write")
 	jobBin := flag.String("job", "bin/job", "the job binary")
+	only := flag.String("only", "", "comma-separated layouts to measure (default: all; the report then covers only these)")
 	flag.Parse()
 	if os.Getenv("AWS_ENDPOINT_URL_S3") == "" {
 		log.Fatal("AWS_ENDPOINT_URL_S3 is not set: start the S3 server (make bench does)")
@@ -67,6 +69,15 @@ func main() {
 	pinned := pinServerSide()
 
 	layouts := makeCorpus(*corpus, *real, *perLayout)
+	if *only != "" {
+		var keep []layout
+		for _, l := range layouts {
+			if slices.Contains(strings.Split(*only, ","), l.name) {
+				keep = append(keep, l)
+			}
+		}
+		layouts = keep
+	}
 	bucket := fmt.Sprintf("bench-%d", time.Now().Unix())
 	upload(ctx, bucket, layouts)
 
@@ -95,12 +106,14 @@ func main() {
 				cmd.Env = append(cmd.Env, "AWS_ENDPOINT_URL_S3="+proxyURL, "AWS_S3_ENDPOINT="+ln.Addr().String())
 			}
 			log.Printf("%s / %s / %s ...", l.name, r.peer, r.where)
-			r.wall, r.cpu, r.rssKB = timeCmd(cmd)
+			before := coreTimes()
+			r.wall, r.cpu, r.rssKB, r.pssKB = timeCmd(cmd)
+			log.Printf("  cores busy: %s", busySince(before))
 			r.bytesRead = -1
 			if viaProxy {
 				r.bytesRead, _ = p.BytesServed("/" + bucket + "/")
 			}
-			log.Printf("  %.2f images/s, %.2f CPU-s each, %d MB peak RSS, %s read", r.perSecond(), r.cpu.Seconds()/float64(r.images), r.rssKB>>10, mb(r.bytesRead))
+			log.Printf("  %.2f images/s, %.2f CPU-s each, peak memory %d MiB PSS (%d MiB RSS summed), %s read", r.perSecond(), r.cpu.Seconds()/float64(r.images), r.pssKB>>10, r.rssKB>>10, mb(r.bytesRead))
 			runs = append(runs, r)
 		}
 		self, _ := os.Executable()
@@ -174,32 +187,44 @@ func envCmd(name string, args ...string) *exec.Cmd {
 }
 
 // timeCmd runs the command under /usr/bin/time and returns its wall time,
-// CPU time (with its children) and peak RSS. A child started from this
-// (large) process would report this process's memory as its own peak, so
-// time, small, starts it.
-func timeCmd(c *exec.Cmd) (time.Duration, time.Duration, int64) {
+// CPU time (with its children) and the peaks of its processes' summed RSS
+// and PSS. time, small, starts the command: a child started from this
+// (large) process would inherit its high-water mark.
+func timeCmd(c *exec.Cmd) (wall, cpu time.Duration, rssKB, pssKB int64) {
 	stats, err := os.CreateTemp("", "bench-time-")
 	if err != nil {
 		log.Fatal(err)
 	}
 	stats.Close()
 	defer os.Remove(stats.Name())
-	c.Args = append([]string{"/usr/bin/time", "-f", "%e %U %S %M", "-o", stats.Name()}, c.Args...)
+	c.Args = append([]string{"/usr/bin/time", "-f", "%e %U %S", "-o", stats.Name()}, c.Args...)
 	c.Path = "/usr/bin/time"
 	devnull, _ := os.Open(os.DevNull)
 	defer devnull.Close()
 	c.Stdout, c.Stderr = devnull, devnull
-	if err := c.Run(); err != nil {
+	if err := c.Start(); err != nil {
+		log.Fatalf("%s: %v", strings.Join(c.Args, " "), err)
+	}
+	stop := make(chan struct{})
+	type peaks struct{ rss, pss int64 }
+	sampled := make(chan peaks)
+	go func() {
+		r, p := peakMemory(c.Process.Pid, 100*time.Millisecond, stop)
+		sampled <- peaks{r, p}
+	}()
+	err = c.Wait()
+	close(stop)
+	pk := <-sampled
+	if err != nil {
 		log.Fatalf("%s: %v", strings.Join(c.Args, " "), err)
 	}
 	b, _ := os.ReadFile(stats.Name())
-	var wall, user, sys float64
-	var rss int64
-	if _, err := fmt.Sscanf(strings.TrimSpace(lastLine(string(b))), "%f %f %f %d", &wall, &user, &sys, &rss); err != nil {
+	var w, user, sys float64
+	if _, err := fmt.Sscanf(strings.TrimSpace(lastLine(string(b))), "%f %f %f", &w, &user, &sys); err != nil {
 		log.Fatalf("reading %q: %v", b, err)
 	}
 	sec := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
-	return sec(wall), sec(user + sys), rss
+	return sec(w), sec(user + sys), pk.rss, pk.pss
 }
 
 func lastLine(s string) string {
