@@ -3,7 +3,8 @@
 # versitygw (posix backend) built from the Go module proxy into .tools/.
 #
 #   scripts/s3-server.sh install   build versitygw once (later builds are cached)
-#   scripts/s3-server.sh start     start it (idempotent) and wait until it answers
+#   scripts/s3-server.sh start     start it, empty, and wait until it answers (if it
+#                                  is already running, leave it as it is)
 #   scripts/s3-server.sh stop      stop it
 #   scripts/s3-server.sh env       print the environment for the SDK and GDAL
 set -euo pipefail
@@ -28,10 +29,13 @@ answers() { curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/" ; }
 
 start() {
 	install
-	mkdir -p "$STATE/data" "$STATE/meta"
 	if [ -f "$STATE/pid" ] && kill -0 "$(cat "$STATE/pid")" 2>/dev/null && answers; then
 		return 0
 	fi
+	# Scratch storage for tests and benchmarks: what a previous run left
+	# (gigabytes after a benchmark) goes.
+	rm -rf "$STATE/data" "$STATE/meta"
+	mkdir -p "$STATE/data" "$STATE/meta"
 	ROOT_ACCESS_KEY=$ACCESS ROOT_SECRET_KEY=$SECRET nohup "$BIN" --port "127.0.0.1:$PORT" \
 		posix --sidecar "$STATE/meta" "$STATE/data" >"$STATE/log" 2>&1 &
 	echo $! >"$STATE/pid"

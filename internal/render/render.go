@@ -460,8 +460,13 @@ func readPicture(ds *godal.Dataset, p picked, lvl level, tw, th int, opt Options
 	if err := levelBands[0].Read(0, 0, probe, 1, 1, godal.Window(1, 1), godal.ErrLogger(diag.strict)); err != nil {
 		return rgba{}, diag.readErr(err)
 	}
+	// Only TIFF reports where its blocks are; a photo's "blocks" are its rows.
+	var ranges [][2]int64
+	if ds.Driver().ShortName() == "GTiff" {
+		ranges = tiffBlockRanges(levelBands, lvl, rw, rh, alg == godal.Nearest)
+	}
 	// A prefetch failure is not fatal here: the reads below retry and report.
-	_ = prefetch(tiffBlockRanges(levelBands, lvl, rw, rh, alg == godal.Nearest))
+	_ = prefetch(ranges)
 	n := rw * rh
 	img := newRGBA(rw, rh)
 	valid := make([]bool, n)

@@ -37,7 +37,7 @@ func makeCorpus(dir, real string, n int) []layout {
 		{name: "striped", reps: 1, desc: "6000×7500, 4 bands, striped (one row a strip), uncompressed, no overviews: the NAIP archive layout"},
 		{name: "tiled", reps: 1, desc: "6000×7500, 4 bands, 512×512 tiles, uncompressed, no overviews"},
 		{name: "cog", reps: 5, desc: "6000×7500, 4 bands, Cloud-Optimized GeoTIFF, DEFLATE with predictor, 512×512 tiles, overviews"},
-		{name: "photo", reps: 5, desc: "JPEG photos of 12, 24 and 39 Mpx, quality 90"},
+		{name: "photo", reps: 20, desc: "JPEG photos of 12, 24 and 39 Mpx, quality 90"},
 	}
 	gdal := func(args ...string) {
 		out, err := exec.Command("gdal_translate", append([]string{"-q"}, args...)...).CombinedOutput()
