@@ -33,7 +33,7 @@ func report(out string, runs []run, layouts []layout, latency time.Duration, ban
 	p("Peers: **1** the production method today: download the whole object, `gdal_translate -of JPEG -outsize 270 270` as a subprocess, upload; one image at a time. ")
 	p("**2** `gdal_translate -outsize 256 0 -b 1 -b 2 -b 3 /vsis3/...` as a subprocess per image, one at a time (with `GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR`). ")
 	p("**3** `vipsthumbnail --size 256` on local files (one process for all files). ")
-	p("**4** quicklook's job with default settings, pinned to 1 vCPU with `taskset`, and on 2 vCPUs.\n\n")
+	p("**4** quicklook's job with default settings (one render process per worker), pinned to 1 vCPU with `taskset`, and on 2 vCPUs.\n\n")
 	p("Columns: thumbnails per second; CPU seconds per thumbnail (user + system, with child processes); MB read per thumbnail and read amplification (bytes read ÷ bytes of the resolution level a 256 px thumbnail needs, plus the TIFF headers; the whole file for JPEG), measured on the wire for S3; peak memory: the sum over all the run's processes (the job and its render processes; a peer and its gdal_translate) of their proportional set size (PSS: shared library pages divided among the processes mapping them, which is what a container's memory limit charges), sampled every 100 ms, with the plain sum of their RSS (each process counting every shared library page it maps) after it; throughput per vCPU as a multiple of peer 1's in the same run and place.\n\n")
 	p("![thumbnails per second](%s)\n\n", filepath.Base(chartPath(out)))
 	for _, l := range layouts {
