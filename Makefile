@@ -46,7 +46,7 @@ fuzz: setup
 	go test -run '^$$' -fuzz '^FuzzOutputKeyAndURL$$' -fuzztime $(FUZZTIME) ./internal/naming
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/manifest
 	go test -run '^$$' -fuzz '^FuzzRenderIsolated$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./internal/renderproc
-	go test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME) -parallel 1 ./internal/renderproc
+	go test -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s -parallel 1 ./internal/renderproc
 
 ## synth: the CDK app (infra/, cdk.json) -> cdk.out; installs the CDK CLI if missing
 CDK := .tools/cdk/node_modules/.bin/cdk
