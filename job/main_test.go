@@ -178,3 +178,10 @@ func TestSIGTERMDrainsWritesManifestAndExits75(t *testing.T) {
 		t.Fatalf("second run exit %d:\n%s", r.code, r.stdout)
 	}
 }
+
+func TestRenderWorkerByHandSaysWhatItIs(t *testing.T) {
+	r := runBin(t, nil, "render-worker")
+	if r.code == 0 || !strings.Contains(r.stderr, "started by job run") {
+		t.Fatalf("render-worker by hand: exit %d, %q", r.code, r.stderr)
+	}
+}

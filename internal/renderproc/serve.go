@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 
 	"quicklook/internal/render"
 	"quicklook/internal/storage"
@@ -37,11 +38,13 @@ const (
 // ServeChild is the child's main loop: it renders the items its parent sends
 // until the parent closes the pipe (or dies).
 func ServeChild() error {
-	in, out := os.NewFile(childIn, "requests"), os.NewFile(childOut, "responses")
-	if in == nil || out == nil {
-		return errors.New("not started as a render process (descriptors 3 and 4 missing)")
+	for _, fd := range []int{childIn, childOut} {
+		var st syscall.Stat_t
+		if syscall.Fstat(fd, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFIFO {
+			return errors.New("render-worker is started by job run for each worker; it is not run by hand")
+		}
 	}
-	return serve(in, out, openInProcess)
+	return serve(os.NewFile(childIn, "requests"), os.NewFile(childOut, "responses"), openInProcess)
 }
 
 func openInProcess(s Setup) (Renderer, error) {
