@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -267,6 +269,23 @@ func TestLocalExecutorRunsEveryPrefixWithTheRetryPolicy(t *testing.T) {
 	r := runSubmit(t, args...)
 	if r.code != 1 || !strings.Contains(r.stdout, "7 of 8 jobs succeeded") || !strings.Contains(r.stdout, "broken/2013/") {
 		t.Fatalf("local run exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// Two jobs at once share the machine's default workers.
+	var logs []string
+	filepath.WalkDir(filepath.Join(dst, "logs"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			logs = append(logs, p)
+		}
+		return nil
+	})
+	want := fmt.Sprintf(`"workers":%d,`, max(1, 4*runtime.NumCPU()/2))
+	for _, l := range logs {
+		if b, _ := os.ReadFile(l); bytes.Contains(b, []byte(`"planned"`)) && !bytes.Contains(b, []byte(want)) {
+			t.Errorf("%s: a job of two at once does not run with %s", l, want)
+		}
+	}
+	if len(logs) == 0 {
+		t.Error("no job logs")
 	}
 	rec, err := submit.LoadRecord(t.Context(), dst, "loc1")
 	if err != nil {

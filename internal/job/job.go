@@ -145,7 +145,7 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 		}
 		todo = append(todo, it)
 	}
-	log.Info("planned", "to_render", len(todo), "up_to_date", len(records), "destination_objects", len(destObjs), "last_manifest", lastKey)
+	log.Info("planned", "to_render", len(todo), "up_to_date", len(records), "workers", c.Concurrency, "destination_objects", len(destObjs), "last_manifest", lastKey)
 
 	c.Progress.Start(len(todo))
 	done := c.renderAll(stop, todo)

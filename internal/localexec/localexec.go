@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -157,6 +158,11 @@ func runTask(ctx context.Context, t Task, o Options, retried func()) Result {
 	return r
 }
 
+// workersPerJob divides four workers per CPU among the jobs run at once.
+func workersPerJob(parallel int) int {
+	return max(1, 4*runtime.NumCPU()/max(1, parallel))
+}
+
 func runOnce(ctx context.Context, t Task, o Options, id string, attempt int, logPath string) (int, error) {
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return -1, err
@@ -173,6 +179,11 @@ func runOnce(ctx context.Context, t Task, o Options, id string, attempt int, log
 	cmd.Env = append(os.Environ(), "AWS_BATCH_JOB_ID="+id, fmt.Sprintf("AWS_BATCH_JOB_ATTEMPT=%d", attempt), "AWS_BATCH_JQ_NAME="+o.Queue)
 	if t.Index >= 0 {
 		cmd.Env = append(cmd.Env, fmt.Sprintf("AWS_BATCH_JOB_ARRAY_INDEX=%d", t.Index))
+	}
+	if _, set := t.Job.Env["QUICKLOOK_CONCURRENCY"]; !set && os.Getenv("QUICKLOOK_CONCURRENCY") == "" {
+		// Jobs at once share the machine: each gets its part of the default
+		// four workers (render processes) per CPU.
+		cmd.Env = append(cmd.Env, fmt.Sprintf("QUICKLOOK_CONCURRENCY=%d", workersPerJob(o.Parallel)))
 	}
 	for k, v := range t.Job.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
