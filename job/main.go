@@ -315,9 +315,10 @@ func report(log *slog.Logger, res *job.Result, cfg job.Config) {
 	s := res.Summary
 	secs := s.Finished.Sub(s.Started).Seconds()
 	rendered := s.Created + s.Updated
+	var procs renderproc.Stats
 	if pool, ok := cfg.Renderer.(*renderproc.Pool); ok {
-		st := pool.Stats()
-		log.Info("render processes", "started", st.Started, "died", st.Died, "killed", st.Killed)
+		procs = pool.Stats()
+		log.Info("render processes", "started", procs.Started, "died", procs.Died, "killed", procs.Killed)
 	}
 	log.Info("summary", "sources", s.Sources, "created", s.Created, "updated", s.Updated, "skipped", s.Skipped,
 		"failed", s.Failed, "pruned", s.Pruned, "ignored", s.Ignored, "failures_by_class", s.FailuresByClass,
@@ -329,6 +330,8 @@ func report(log *slog.Logger, res *job.Result, cfg job.Config) {
 			"ThumbnailsCreated": float64(s.Created), "ThumbnailsUpdated": float64(s.Updated), "Skipped": float64(s.Skipped),
 			"Failed": float64(s.Failed), "Pruned": float64(s.Pruned), "SourceBytesRead": float64(s.BytesRead),
 			"ThumbnailBytes": float64(s.BytesWritten), "RunSeconds": secs,
+			// Decoder crashes and overruns: a rise means hostile or unusual input.
+			"RenderProcessDeaths": float64(procs.Died), "RenderProcessKills": float64(procs.Killed),
 		})
 		return
 	}

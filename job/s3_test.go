@@ -293,7 +293,7 @@ func TestS3ArrayChildRendersExactlyItsShare(t *testing.T) {
 	}
 	var emf map[string]any
 	json.Unmarshal([]byte(lines[len(lines)-1]), &emf)
-	if emf["_aws"] == nil || emf["ThumbnailsCreated"] != float64(3) || emf["Queue"] != "thumbs-q" {
+	if emf["_aws"] == nil || emf["ThumbnailsCreated"] != float64(3) || emf["Queue"] != "thumbs-q" || emf["RenderProcessDeaths"] != float64(0) {
 		t.Fatalf("metrics line %q", lines[len(lines)-1])
 	}
 	// A shard beyond the plan is a configuration error.
