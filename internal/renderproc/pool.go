@@ -90,8 +90,16 @@ func (p *Pool) Render(ctx context.Context, it Item) (*render.Result, int64, erro
 		r, err := c.do(ctx, it, it.Timeout+p.opt.Grace)
 		switch {
 		case err == nil:
-			p.put(c)
-			return r.Result, r.BytesRead, r.Err.err()
+			err = r.Err.err()
+			if errors.Is(err, context.DeadlineExceeded) {
+				// The child gave up waiting, but a decoder it abandoned may
+				// still be running in it: retire it.
+				c.kill()
+				p.drop(c, func(s *Stats) { s.Killed++ })
+			} else {
+				p.put(c)
+			}
+			return r.Result, r.BytesRead, err
 		case errors.Is(err, errDied):
 			why := c.death()
 			p.drop(c, func(s *Stats) { s.Died++ })

@@ -63,6 +63,11 @@ func (f faulty) Render(ctx context.Context, it Item) (*render.Result, int64, err
 		}
 	case "hang.tif":
 		select {}
+	case "overrun.tif":
+		// Gives up at the deadline, as InProcess does when it abandons a
+		// decoder that does not return.
+		time.Sleep(it.Timeout)
+		return nil, 0, context.DeadlineExceeded
 	}
 	return f.Renderer.Render(ctx, it)
 }
@@ -82,7 +87,7 @@ func folder(t *testing.T) string {
 	dir := t.TempDir()
 	copyFile(t, filepath.Join(real, "geotiff/naip/m_3907864_sw_17_060_20210912_downsampled.tif"), filepath.Join(dir, "naip.tif"))
 	copyFile(t, filepath.Join(real, "hostile/png/its_png_width_zero.png"), filepath.Join(dir, "bad.png"))
-	for _, k := range []string{"crash.tif", "crash-once.tif", "hang.tif"} {
+	for _, k := range []string{"crash.tif", "crash-once.tif", "hang.tif", "overrun.tif"} {
 		copyFile(t, filepath.Join(dir, "naip.tif"), filepath.Join(dir, k))
 	}
 	return dir
@@ -222,6 +227,25 @@ func TestAHangIsKilledAtTheDeadline(t *testing.T) {
 		t.Errorf("stats %+v: want 1 killed", s)
 	}
 	assertLive(t, p, 0)
+}
+
+// A child that reports a timeout itself may still hold an abandoned
+// decoder: it is not given another image.
+func TestAChildThatTimedOutIsRetired(t *testing.T) {
+	dir := folder(t)
+	p, _ := startPool(t, dir, Options{Grace: time.Minute})
+	it := item(dir, "overrun.tif")
+	it.Timeout = 200 * time.Millisecond
+	if _, _, err := p.Render(context.Background(), it); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want a deadline error, got %v", err)
+	}
+	if s := p.Stats(); s.Killed != 1 {
+		t.Errorf("stats %+v: want the child killed", s)
+	}
+	assertLive(t, p, 0)
+	if _, _, err := p.Render(context.Background(), item(dir, "naip.tif")); err != nil {
+		t.Fatalf("the next image, in a fresh child: %v", err)
+	}
 }
 
 func TestStoppingTheRunKillsTheRender(t *testing.T) {
