@@ -171,7 +171,7 @@ func (p *Pool) put(c *child) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		go c.reqW.Close()
+		c.reqW.Close() // it reads the end of its input and exits
 		return
 	}
 	p.idle = append(p.idle, c)
@@ -193,7 +193,7 @@ type child struct {
 	resp    chan response // closed when the child's output ends
 	exited  chan struct{} // closed once the process is reaped; then waitErr is set
 	waitErr error
-	out     *tail
+	out     *itemOutput
 }
 
 func (p *Pool) start() (*child, error) {
@@ -207,7 +207,7 @@ func (p *Pool) start() (*child, error) {
 		reqW.Close()
 		return nil, err
 	}
-	c := &child{reqW: reqW, enc: gob.NewEncoder(reqW), resp: make(chan response, 1), exited: make(chan struct{}), out: &tail{w: p.opt.Output}}
+	c := &child{reqW: reqW, enc: gob.NewEncoder(reqW), resp: make(chan response, 1), exited: make(chan struct{}), out: &itemOutput{w: p.opt.Output}}
 	c.cmd = exec.Command(p.opt.Command[0], p.opt.Command[1:]...)
 	c.cmd.Env = append(os.Environ(), p.opt.Env...)
 	c.cmd.ExtraFiles = []*os.File{reqR, respW} // descriptors 3 and 4
@@ -230,23 +230,27 @@ func (p *Pool) start() (*child, error) {
 	readyc := make(chan ready, 1)
 	go c.read(respR, readyc)
 	if err := c.enc.Encode(p.opt.Setup); err != nil {
-		c.kill()
-		return nil, fmt.Errorf("sending setup: %w (%s)", err, c.death())
+		return nil, c.abandon(fmt.Errorf("sending setup: %w (%s)", err, c.death()))
 	}
 	select {
 	case r, ok := <-readyc:
 		if !ok {
-			return nil, fmt.Errorf("it exited before it was ready (%s)", c.death())
+			return nil, c.abandon(fmt.Errorf("it exited before it was ready (%s)", c.death()))
 		}
 		if r.Err != "" {
-			c.reqW.Close()
-			return nil, errors.New(r.Err)
+			return nil, c.abandon(errors.New(r.Err))
 		}
 	case <-time.After(time.Minute):
-		c.kill()
-		return nil, errors.New("not ready after a minute")
+		return nil, c.abandon(errors.New("not ready after a minute"))
 	}
 	return c, nil
+}
+
+// abandon ends a child that did not become ready and returns err.
+func (c *child) abandon(err error) error {
+	c.reqW.Close()
+	c.kill()
+	return err
 }
 
 // read decodes the ready message, then responses, until the child's
@@ -313,26 +317,26 @@ func (c *child) death() string {
 	return why
 }
 
-// tail forwards a child's output and keeps the start of what it wrote
-// during the current item: where a crash says what it was.
-type tail struct {
+// itemOutput forwards a child's output and keeps the start of what it
+// wrote during the current item: where a crash says what it was.
+type itemOutput struct {
 	w   io.Writer
 	mu  sync.Mutex
 	buf []byte
 }
 
-const tailSize = 8192
+const itemOutputKept = 8192
 
-func (t *tail) Write(p []byte) (int, error) {
+func (t *itemOutput) Write(p []byte) (int, error) {
 	t.mu.Lock()
-	if room := tailSize - len(t.buf); room > 0 {
+	if room := itemOutputKept - len(t.buf); room > 0 {
 		t.buf = append(t.buf, p[:min(room, len(p))]...)
 	}
 	t.mu.Unlock()
 	return t.w.Write(p)
 }
 
-func (t *tail) reset() {
+func (t *itemOutput) reset() {
 	t.mu.Lock()
 	t.buf = t.buf[:0]
 	t.mu.Unlock()
@@ -340,7 +344,7 @@ func (t *tail) reset() {
 
 // crashLine is the line of the child's output that names its fault: a Go
 // panic or fatal error, a signal, or glibc's heap check; else the first.
-func (t *tail) crashLine() string {
+func (t *itemOutput) crashLine() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var first string
