@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"quicklook/internal/manifest"
+	"quicklook/internal/proctree"
 	"quicklook/internal/s3proxy"
 	"quicklook/internal/s3test"
 	"quicklook/internal/storage"
@@ -148,7 +148,7 @@ func TestKilledRenderProcessesLoseNothing(t *testing.T) {
 	for deadline := time.Now().Add(20 * time.Second); killed < 3 && time.Now().Before(deadline); {
 		// Kill once images are being written, not while the first process starts.
 		thumbs, _ := filepath.Glob(filepath.Join(dst, "al", "2013", "*", "*.thumb.jpg"))
-		if kids := childrenOf(cmd.Process.Pid); len(kids) > 0 && len(thumbs) > 0 {
+		if kids := proctree.Children()[cmd.Process.Pid]; len(kids) > 0 && len(thumbs) > 0 {
 			syscall.Kill(kids[killed%len(kids)], syscall.SIGKILL)
 			killed++
 			time.Sleep(150 * time.Millisecond)
@@ -184,24 +184,4 @@ func TestKilledRenderProcessesLoseNothing(t *testing.T) {
 		}
 	}
 	t.Logf("%d render processes killed mid-run; 200 of 200 objects created", killed)
-}
-
-// childrenOf lists the processes whose parent is pid.
-func childrenOf(pid int) []int {
-	var kids []int
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, s := range stats {
-		b, err := os.ReadFile(s)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			if k, err := strconv.Atoi(filepath.Base(filepath.Dir(s))); err == nil {
-				kids = append(kids, k)
-			}
-		}
-	}
-	return kids
 }

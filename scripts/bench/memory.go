@@ -2,14 +2,14 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"quicklook/internal/proctree"
 )
 
 // peakMemory samples the memory of a process and all its descendants every
@@ -22,7 +22,7 @@ func peakMemory(root int, interval time.Duration, stop <-chan struct{}) (rssKB, 
 	defer t.Stop()
 	for {
 		var rss, pss int64
-		for _, pid := range tree(root) {
+		for _, pid := range proctree.Tree(root) {
 			r, p := rollup(pid)
 			rss, pss = rss+r, pss+p
 		}
@@ -33,29 +33,6 @@ func peakMemory(root int, interval time.Duration, stop <-chan struct{}) (rssKB, 
 		case <-t.C:
 		}
 	}
-}
-
-// tree lists root and its descendants.
-func tree(root int) []int {
-	children := map[int][]int{}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, s := range stats {
-		b, err := os.ReadFile(s)
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		pid, err1 := strconv.Atoi(filepath.Base(filepath.Dir(s)))
-		ppid, err2 := strconv.Atoi(f[1])
-		if err1 == nil && err2 == nil {
-			children[ppid] = append(children[ppid], pid)
-		}
-	}
-	out := []int{root}
-	for i := 0; i < len(out); i++ {
-		out = append(out, children[out[i]]...)
-	}
-	return out
 }
 
 // rollup reads a process's Rss and Pss in KiB.
