@@ -18,6 +18,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"quicklook/internal/runspec"
 )
 
 // Config is the stack's context (cdk.json, or -c key=value).
@@ -87,11 +89,13 @@ func ConfigFrom(node constructs.Node) (Config, error) {
 	return c, nil
 }
 
-// The job definition's contract (DESIGN.md "AWS Batch contract").
+// The job definition's contract (docs/design.md, "AWS Batch"): the
+// command, the exit code to retry on and the attempts are the ones the
+// submitter and the local executor use.
 var (
-	jobCommand       = []string{"run", "--source", "Ref::source", "--prefix", "Ref::prefix", "--dest", "Ref::dest"}
-	exitTransient    = "75"
-	jobRetryAttempts = 3.0
+	jobCommand       = runspec.Command
+	exitTransient    = strconv.Itoa(runspec.ExitTransient)
+	jobRetryAttempts = float64(runspec.Attempts)
 )
 
 // NewStack defines everything a team needs to run quicklook in its account.

@@ -15,9 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"quicklook/internal/layout"
 	"quicklook/internal/manifest"
 	"quicklook/internal/naming"
-	"quicklook/internal/plan"
+	"quicklook/internal/planfile"
 	"quicklook/internal/s3test"
 	"quicklook/internal/storage"
 	"quicklook/internal/testenv"
@@ -54,7 +55,7 @@ func uploadNAIP(t *testing.T, st storage.Store, n int, keyOf func(i int) string)
 func manifestsOf(t *testing.T, dest storage.Store) map[string][]manifest.Record {
 	t.Helper()
 	out := map[string][]manifest.Record{}
-	dest.List(context.Background(), manifest.Dir+"manifests/", "", func(e storage.Entry) error {
+	dest.List(context.Background(), layout.ManifestsDir, "", func(e storage.Entry) error {
 		if !strings.HasSuffix(e.Key, ".jsonl") {
 			return nil
 		}
@@ -249,10 +250,10 @@ func TestS3ArrayChildRendersExactlyItsShare(t *testing.T) {
 	src := s3Store(t, srcLoc)
 	al := uploadNAIP(t, src, 6, func(i int) string { return fmt.Sprintf("al/2013/m_%02d.tif", i) })
 	ga := uploadNAIP(t, src, 6, func(i int) string { return fmt.Sprintf("ga/2013/m_%02d.tif", i) })
-	p := plan.Plan{Version: plan.Version, RunID: "r1", Source: srcLoc, Dest: dstLoc, Shards: []plan.Shard{
-		{Ranges: []plan.Range{{Prefix: "al/2013/"}}},
-		{Ranges: []plan.Range{{Prefix: "ga/2013/", Until: ga[2]}}},
-		{Ranges: []plan.Range{{Prefix: "ga/2013/", StartAfter: ga[2]}}},
+	p := planfile.Plan{Version: planfile.Version, RunID: "r1", Source: srcLoc, Dest: dstLoc, Shards: []planfile.Shard{
+		{Ranges: []planfile.Range{{Prefix: "al/2013/"}}},
+		{Ranges: []planfile.Range{{Prefix: "ga/2013/", Until: ga[2]}}},
+		{Ranges: []planfile.Range{{Prefix: "ga/2013/", StartAfter: ga[2]}}},
 	}}
 	b, _ := json.Marshal(p)
 	planLoc := srcLoc + "/_plans/r1.json"

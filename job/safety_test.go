@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"quicklook/internal/layout"
 	"quicklook/internal/manifest"
 	"quicklook/internal/proctree"
 	"quicklook/internal/s3proxy"
@@ -47,7 +48,7 @@ func TestNoSecretsInLogsOrManifests(t *testing.T) {
 	}})
 	collect(runBin(t, []string{"AWS_MAX_ATTEMPTS=1"}, append(args, "--max-failure-rate", "1")...))
 	dst := s3Store(t, dstLoc)
-	dst.List(context.Background(), manifest.Dir, "", func(e storage.Entry) error {
+	dst.List(context.Background(), layout.Dir, "", func(e storage.Entry) error {
 		rc, err := dst.Get(context.Background(), e.Key)
 		if err == nil {
 			b := make([]byte, 1<<20)
@@ -97,7 +98,7 @@ func TestInterruptedRunsLoseNothing(t *testing.T) {
 		t.Fatalf("last run exit %d:\n%s", r.code, r.stdout)
 	}
 	st, _ := storage.OpenLocal(dst, false)
-	last, key, err := manifest.Last(context.Background(), st, manifest.JobName(""))
+	last, key, err := manifest.Last(context.Background(), st, layout.JobName(""))
 	if err != nil || len(last) != 300 {
 		t.Fatalf("last manifest %s lists %d objects: %v", key, len(last), err)
 	}
@@ -174,7 +175,7 @@ func TestKilledRenderProcessesLoseNothing(t *testing.T) {
 		t.Errorf("the job counted %d render processes dead, %d were killed", died, killed)
 	}
 	st, _ := storage.OpenLocal(dst, false)
-	last, _, err := manifest.Last(context.Background(), st, manifest.JobName(""))
+	last, _, err := manifest.Last(context.Background(), st, layout.JobName(""))
 	if err != nil || len(last) != 200 {
 		t.Fatalf("last manifest lists %d objects: %v", len(last), err)
 	}

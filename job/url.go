@@ -12,6 +12,7 @@ import (
 	"quicklook/internal/indexer"
 	"quicklook/internal/manifest"
 	"quicklook/internal/naming"
+	"quicklook/internal/runspec"
 	"quicklook/internal/storage"
 )
 
@@ -46,34 +47,34 @@ func urlMain(c *cli.Context) int {
 		return code
 	}
 	if c.String("url-base") == "" {
-		return fail(2, "--url-base is required")
+		return fail(runspec.ExitUsage, "--url-base is required")
 	}
 	p, err := naming.ParseProfile(c.String("profile"))
 	if err != nil {
-		return fail(2, "%v", err)
+		return fail(runspec.ExitUsage, "%v", err)
 	}
 	keyField, err := indexer.ParsePath(c.String("key-field"))
 	if err != nil {
-		return fail(2, "--key-field: %v", err)
+		return fail(runspec.ExitUsage, "--key-field: %v", err)
 	}
 	urlField, err := indexer.ParsePath(c.String("url-field"))
 	if err != nil {
-		return fail(2, "--url-field: %v", err)
+		return fail(runspec.ExitUsage, "--url-field: %v", err)
 	}
 	exists, err := checker(c)
 	if err != nil {
-		return fail(2, "%v", err)
+		return fail(runspec.ExitUsage, "%v", err)
 	}
 	if !c.Bool("json") {
 		if c.NArg() == 0 {
-			return fail(2, "give source keys, or --json to filter entries")
+			return fail(runspec.ExitUsage, "give source keys, or --json to filter entries")
 		}
 		missing := 0
 		for _, key := range c.Args().Slice() {
 			if exists != nil {
 				ok, err := exists(naming.OutputKey("", key, p))
 				if err != nil {
-					return fail(75, "%v", err)
+					return fail(runspec.ExitTransient, "%v", err)
 				}
 				if !ok {
 					missing++
@@ -97,7 +98,7 @@ func urlMain(c *cli.Context) int {
 		for _, f := range c.Args().Slice() {
 			fh, err := os.Open(f)
 			if err != nil {
-				return fail(2, "%v", err)
+				return fail(runspec.ExitUsage, "%v", err)
 			}
 			defer fh.Close()
 			readers = append(readers, fh)

@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"quicklook/internal/batchtest"
-	"quicklook/internal/plan"
-	"quicklook/internal/submit"
+	"quicklook/internal/planfile"
+	"quicklook/internal/runspec"
 	"quicklook/internal/testenv"
 )
 
@@ -156,7 +156,7 @@ func TestBatchArrayJobsFor10000Prefixes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("plan file of %s: %v", j.Name, err)
 		}
-		p, err := plan.Parse(b)
+		p, err := planfile.Parse(b)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,7 +287,7 @@ func TestLocalExecutorRunsEveryPrefixWithTheRetryPolicy(t *testing.T) {
 	if len(logs) == 0 {
 		t.Error("no job logs")
 	}
-	rec, err := submit.LoadRecord(t.Context(), dst, "loc1")
+	rec, err := runspec.LoadRecord(t.Context(), dst, "loc1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,16 +1,15 @@
-// Package batch submits and watches quicklook jobs on AWS Batch. It is the
-// only package that talks to the Batch API: one job per prefix or one array
-// job per plan file, paced under Batch's SubmitJob rate, with the SDK's
-// retries backing off on throttling.
+// Package batch is the AWS Batch executor of a run (runspec.Executor): it
+// submits and watches the run's jobs. It is the only package that talks to
+// the Batch API: one job per prefix or one array job per plan file, paced
+// under Batch's SubmitJob rate, with the SDK's retries backing off on
+// throttling.
 package batch
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,28 +18,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
+
+	"quicklook/internal/runspec"
 )
 
 // Batch's documented limits.
 const (
-	MaxArraySize       = 10000
 	MaxSubmitPerSecond = 50
 	maxDescribe        = 100
 )
-
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
-
-// ValidName reports whether Batch accepts the job name.
-func ValidName(name string) bool { return validName.MatchString(name) }
-
-// Job is one submission.
-type Job struct {
-	Name       string            `json:"name"`
-	Parameters map[string]string `json:"parameters"`
-	Tags       map[string]string `json:"tags,omitempty"`
-	Env        map[string]string `json:"env,omitempty"`
-	ArraySize  int               `json:"array_size,omitempty"` // 0: not an array job
-}
 
 // Client submits to one queue with one job definition.
 type Client struct {
@@ -72,15 +58,9 @@ func New(ctx context.Context, queue, definition string, perSecond float64) (*Cli
 		pace: &pacer{every: time.Duration(float64(time.Second) / perSecond)}}, nil
 }
 
-// Submit sends one job and returns its id.
-func (c *Client) Submit(ctx context.Context, j Job) (string, error) {
-	if !ValidName(j.Name) {
-		return "", fmt.Errorf("job name %q does not meet Batch's rules", j.Name)
-	}
-	if j.ArraySize == 1 || j.ArraySize > MaxArraySize {
-		return "", fmt.Errorf("job %s: array size %d is outside 2-%d", j.Name, j.ArraySize, MaxArraySize)
-	}
-	in := &awsbatch.SubmitJobInput{JobName: &j.Name, JobQueue: &c.Queue, JobDefinition: &c.Definition,
+// request is the SubmitJob request of a job.
+func (c *Client) request(j runspec.Job) *awsbatch.SubmitJobInput {
+	in := &awsbatch.SubmitJobInput{JobName: aws.String(j.Name), JobQueue: aws.String(c.Queue), JobDefinition: aws.String(c.Definition),
 		Parameters: j.Parameters, Tags: j.Tags, PropagateTags: aws.Bool(true)}
 	if j.ArraySize > 0 {
 		in.ArrayProperties = &types.ArrayProperties{Size: aws.Int32(int32(j.ArraySize))}
@@ -97,6 +77,18 @@ func (c *Client) Submit(ctx context.Context, j Job) (string, error) {
 		}
 		in.ContainerOverrides = &types.ContainerOverrides{Environment: env}
 	}
+	return in
+}
+
+// submitOne sends one job and returns its id.
+func (c *Client) submitOne(ctx context.Context, j runspec.Job) (string, error) {
+	if !runspec.ValidName(j.Name) {
+		return "", fmt.Errorf("job name %q does not meet Batch's rules", j.Name)
+	}
+	if j.ArraySize == 1 || j.ArraySize > runspec.MaxArraySize {
+		return "", fmt.Errorf("job %s: array size %d is outside 2-%d", j.Name, j.ArraySize, runspec.MaxArraySize)
+	}
+	in := c.request(j)
 	if err := c.pace.wait(ctx); err != nil {
 		return "", err
 	}
@@ -115,15 +107,6 @@ type Status struct {
 	CreatedAt                time.Time
 	ArraySize                int
 	Parameters               map[string]string
-}
-
-// Active reports whether the job is waiting or running.
-func (s Status) Active() bool {
-	switch s.Status {
-	case "SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING":
-		return true
-	}
-	return false
 }
 
 // Jobs lists the queue's jobs whose names start with prefix, in every
@@ -227,19 +210,4 @@ func (p *pacer) wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// NameFor makes a Batch job name from a run id and a label (a prefix),
-// readable where it can be and unique by a hash of the label.
-func NameFor(runID, label, hash string) string {
-	slug := strings.Trim(regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(label, "-"), "-_")
-	name := "ql-" + runID + "-"
-	room := 128 - len(name) - len(hash) - 1
-	if len(slug) > room {
-		slug = slug[:max(room, 0)]
-	}
-	if slug != "" {
-		name += slug + "-"
-	}
-	return name + hash
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"quicklook/internal/batchtest"
+	"quicklook/internal/runspec"
 )
 
 // The fake must refuse what Batch refuses, or tests against it prove nothing.
@@ -69,16 +70,13 @@ func TestFakeRejectsWhatBatchRejects(t *testing.T) {
 func TestSubmitChecksNamesAndArraySizesBeforeSending(t *testing.T) {
 	fake := batchtest.New(t, "q", "d")
 	c, _ := New(context.Background(), "q", "d", 40)
-	for _, j := range []Job{{Name: "bad/name"}, {Name: "ok", ArraySize: 1}, {Name: "ok", ArraySize: 10001}} {
-		if _, err := c.Submit(context.Background(), j); err == nil {
+	for _, j := range []runspec.Job{{Name: "bad/name"}, {Name: "ok", ArraySize: 1}, {Name: "ok", ArraySize: 10001}} {
+		if _, err := c.submitOne(context.Background(), j); err == nil {
 			t.Errorf("%+v accepted", j)
 		}
 	}
 	if len(fake.Jobs()) != 0 || fake.Rejected() != 0 {
 		t.Fatal("invalid jobs reached the service")
-	}
-	if n := NameFor("20261123-abcdef", strings.Repeat("al/2013/", 40), "0123abcd"); !ValidName(n) || !strings.HasSuffix(n, "-0123abcd") {
-		t.Fatalf("NameFor gave %q", n)
 	}
 }
 
@@ -86,7 +84,7 @@ func TestJobsListsEveryStateWithDetails(t *testing.T) {
 	fake := batchtest.New(t, "q", "d")
 	c, _ := New(context.Background(), "q", "d", 40)
 	for _, name := range []string{"ql-r1-a", "ql-r1-b", "ql-r2-a"} {
-		if _, err := c.Submit(context.Background(), Job{Name: name, Parameters: map[string]string{"prefix": name}}); err != nil {
+		if _, err := c.submitOne(context.Background(), runspec.Job{Name: name, Parameters: map[string]string{"prefix": name}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -96,10 +94,10 @@ func TestJobsListsEveryStateWithDetails(t *testing.T) {
 	if err != nil || len(jobs) != 2 {
 		t.Fatalf("jobs %+v, %v", jobs, err)
 	}
-	if jobs[0].Status != "FAILED" || jobs[0].ExitCode == nil || *jobs[0].ExitCode != 3 || jobs[0].LogStream == "" || jobs[0].Active() {
+	if jobs[0].Status != "FAILED" || jobs[0].ExitCode == nil || *jobs[0].ExitCode != 3 || jobs[0].LogStream == "" || runspec.Active(jobs[0].Status) {
 		t.Fatalf("failed job %+v", jobs[0])
 	}
-	if !jobs[1].Active() {
+	if !runspec.Active(jobs[1].Status) {
 		t.Fatalf("submitted job not active: %+v", jobs[1])
 	}
 }

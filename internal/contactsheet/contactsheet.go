@@ -17,14 +17,13 @@ import (
 	"sort"
 	"strings"
 
+	"quicklook/internal/layout"
 	"quicklook/internal/manifest"
 	"quicklook/internal/storage"
 )
 
 // Index is the contact sheet's key under the destination.
-const Index = manifest.Dir + "index.html"
-
-const pagesDir = manifest.Dir + "pages/"
+const Index = layout.IndexPage
 
 // Limits keep pages usable for prefixes of 17,000 images.
 const (
@@ -107,7 +106,7 @@ func Write(ctx context.Context, dest storage.Store, sourceURL string, sum manife
 		b, _ := json.Marshal(sum.Ranges)
 		label = "shard " + sum.Job + " " + string(b)
 	}
-	d := Digest{Job: sum.Job, Label: label, Page: pagesDir + sum.Job + ".html", Summary: sum}
+	d := Digest{Job: sum.Job, Label: label, Page: layout.JobPage(sum.Job), Summary: sum}
 
 	// The job's own page: all of it.
 	full := d
@@ -126,7 +125,7 @@ func Write(ctx context.Context, dest storage.Store, sourceURL string, sum manife
 	if err != nil {
 		return err
 	}
-	if err := dest.Put(ctx, pagesDir+sum.Job+".json", b, storage.PutOptions{ContentType: "application/json", CacheControl: "no-cache"}); err != nil {
+	if err := dest.Put(ctx, layout.JobDigest(sum.Job), b, storage.PutOptions{ContentType: "application/json", CacheControl: "no-cache"}); err != nil {
 		return err
 	}
 	return writeIndex(ctx, dest)
@@ -140,7 +139,7 @@ func RebuildIndex(ctx context.Context, dest storage.Store) error { return writeI
 // writeIndex gathers every job's digest into the index.
 func writeIndex(ctx context.Context, dest storage.Store) error {
 	var keys []string
-	err := dest.List(ctx, pagesDir, "/", func(e storage.Entry) error {
+	err := dest.List(ctx, layout.PagesDir, "/", func(e storage.Entry) error {
 		if strings.HasSuffix(e.Key, ".json") {
 			keys = append(keys, e.Key)
 		}

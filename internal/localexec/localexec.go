@@ -1,8 +1,10 @@
-// Package localexec runs a run's jobs on this machine the way AWS Batch
-// would: bin/job as a subprocess per job (per child for array jobs), the
-// job definition's command and parameters, the Batch environment
-// (AWS_BATCH_JOB_ID, AWS_BATCH_JOB_ATTEMPT, AWS_BATCH_JOB_ARRAY_INDEX), and
-// the same retry strategy: retry on exit 75 up to the attempts, never on 2 or 3.
+// Package localexec is the executor that runs a run's jobs on this machine
+// (runspec.Executor) the way AWS Batch would: bin/job as a subprocess per
+// job (per child for array jobs), the job definition's command and
+// parameters, the Batch environment (AWS_BATCH_JOB_ID,
+// AWS_BATCH_JOB_ATTEMPT, AWS_BATCH_JOB_ARRAY_INDEX), and the same retry
+// strategy: retry on runspec.ExitTransient up to the attempts, never on
+// anything else.
 package localexec
 
 import (
@@ -13,21 +15,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"sync"
 	"syscall"
 	"time"
 
-	"quicklook/internal/batch"
+	"quicklook/internal/runspec"
 )
-
-// ExitRetry is the exit code the retry strategy retries on.
-const ExitRetry = 75
 
 // Options for a local run.
 type Options struct {
 	JobBin   string // path of bin/job
 	Parallel int    // jobs at once
-	Attempts int    // per job, as the job definition's retry strategy (default 3)
+	Attempts int    // per job, as the job definition's retry strategy (default runspec.Attempts)
 	LogDir   string // each attempt's output goes to a file here
 	Queue    string // AWS_BATCH_JQ_NAME of the children
 	// Progress is called whenever a task starts or ends.
@@ -41,7 +41,7 @@ type Counts struct {
 
 // Task is one process to run: a job, or one child of an array job.
 type Task struct {
-	Job   batch.Job
+	Job   runspec.Job
 	Index int // array index, -1 for a plain job
 }
 
@@ -56,7 +56,7 @@ type Result struct {
 }
 
 // Tasks expands jobs into processes: one per plain job, one per array child.
-func Tasks(jobs []batch.Job) []Task {
+func Tasks(jobs []runspec.Job) []Task {
 	var out []Task
 	for _, j := range jobs {
 		if j.ArraySize == 0 {
@@ -77,7 +77,7 @@ func Run(ctx context.Context, tasks []Task, o Options) []Result {
 		o.Parallel = 1
 	}
 	if o.Attempts <= 0 {
-		o.Attempts = 3
+		o.Attempts = runspec.Attempts
 	}
 	if o.Progress == nil {
 		o.Progress = func(Counts) {}
@@ -98,7 +98,7 @@ func Run(ctx context.Context, tasks []Task, o Options) []Result {
 	for i, t := range tasks {
 		select {
 		case <-ctx.Done():
-			results[i] = Result{Task: t, Status: "FAILED", ExitCode: -1, Reason: "run stopped before the job started"}
+			results[i] = Result{Task: t, Status: runspec.Failed, ExitCode: -1, Reason: "run stopped before the job started"}
 			report(func(c *Counts) { c.Failed++ })
 			continue
 		case sem <- struct{}{}:
@@ -112,7 +112,7 @@ func Run(ctx context.Context, tasks []Task, o Options) []Result {
 			results[i] = r
 			report(func(c *Counts) {
 				c.Running--
-				if r.Status == "SUCCEEDED" {
+				if r.Status == runspec.Succeeded {
 					c.Succeeded++
 				} else {
 					c.Failed++
@@ -125,10 +125,9 @@ func Run(ctx context.Context, tasks []Task, o Options) []Result {
 }
 
 func runTask(ctx context.Context, t Task, o Options, retried func()) Result {
-	id := fmt.Sprintf("local-%s", t.Job.Name)
+	id := taskID(t)
 	label := t.Job.Name
 	if t.Index >= 0 {
-		id = fmt.Sprintf("%s:%d", id, t.Index)
 		label = fmt.Sprintf("%s-%d", t.Job.Name, t.Index)
 	}
 	r := Result{Task: t}
@@ -142,20 +141,51 @@ func runTask(ctx context.Context, t Task, o Options, retried func()) Result {
 		r.ExitCode = code
 		switch {
 		case err != nil:
-			r.Status, r.Reason = "FAILED", err.Error()
+			r.Status, r.Reason = runspec.Failed, err.Error()
 			return r
-		case code == 0:
-			r.Status, r.Reason = "SUCCEEDED", ""
+		case code == runspec.ExitOK:
+			r.Status, r.Reason = runspec.Succeeded, ""
 			return r
-		case code == ExitRetry && ctx.Err() == nil && attempt < o.Attempts:
+		case code == runspec.ExitTransient && ctx.Err() == nil && attempt < o.Attempts:
 			continue // transient: Batch would retry this attempt
 		default:
-			r.Status = "FAILED"
+			r.Status = runspec.Failed
 			r.Reason = fmt.Sprintf("Essential container in task exited (code %d)", code)
 			return r
 		}
 	}
 	return r
+}
+
+// taskID is the task's AWS_BATCH_JOB_ID, as Batch forms a child's.
+func taskID(t Task) string {
+	if t.Index >= 0 {
+		return fmt.Sprintf("local-%s:%d", t.Job.Name, t.Index)
+	}
+	return "local-" + t.Job.Name
+}
+
+// taskEnv is what Batch would set for the task's attempt, and the job's
+// own environment.
+func taskEnv(t Task, o Options, id string, attempt int) []string {
+	env := []string{"AWS_BATCH_JOB_ID=" + id, fmt.Sprintf("AWS_BATCH_JOB_ATTEMPT=%d", attempt), "AWS_BATCH_JQ_NAME=" + o.Queue}
+	if t.Index >= 0 {
+		env = append(env, fmt.Sprintf("AWS_BATCH_JOB_ARRAY_INDEX=%d", t.Index))
+	}
+	if _, set := t.Job.Env["QUICKLOOK_CONCURRENCY"]; !set && os.Getenv("QUICKLOOK_CONCURRENCY") == "" {
+		// Jobs at once share the machine: each gets its part of the default
+		// four workers (render processes) per CPU.
+		env = append(env, fmt.Sprintf("QUICKLOOK_CONCURRENCY=%d", workersPerJob(o.Parallel)))
+	}
+	keys := make([]string, 0, len(t.Job.Env))
+	for k := range t.Job.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+t.Job.Env[k])
+	}
+	return env
 }
 
 // workersPerJob divides four workers per CPU among the jobs run at once.
@@ -172,22 +202,9 @@ func runOnce(ctx context.Context, t Task, o Options, id string, attempt int, log
 		return -1, err
 	}
 	defer logf.Close()
-	// The job definition's command: run --source Ref::source --prefix Ref::prefix --dest Ref::dest.
-	p := t.Job.Parameters
-	cmd := exec.Command(o.JobBin, "run", "--source", p["source"], "--prefix", p["prefix"], "--dest", p["dest"])
+	cmd := exec.Command(o.JobBin, t.Job.Resolve()...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), "AWS_BATCH_JOB_ID="+id, fmt.Sprintf("AWS_BATCH_JOB_ATTEMPT=%d", attempt), "AWS_BATCH_JQ_NAME="+o.Queue)
-	if t.Index >= 0 {
-		cmd.Env = append(cmd.Env, fmt.Sprintf("AWS_BATCH_JOB_ARRAY_INDEX=%d", t.Index))
-	}
-	if _, set := t.Job.Env["QUICKLOOK_CONCURRENCY"]; !set && os.Getenv("QUICKLOOK_CONCURRENCY") == "" {
-		// Jobs at once share the machine: each gets its part of the default
-		// four workers (render processes) per CPU.
-		cmd.Env = append(cmd.Env, fmt.Sprintf("QUICKLOOK_CONCURRENCY=%d", workersPerJob(o.Parallel)))
-	}
-	for k, v := range t.Job.Env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
+	cmd.Env = append(os.Environ(), taskEnv(t, o, id, attempt)...)
 	if err := cmd.Start(); err != nil {
 		return -1, fmt.Errorf("starting %s: %w", o.JobBin, err)
 	}

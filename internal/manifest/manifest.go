@@ -7,18 +7,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"quicklook/internal/layout"
 	"quicklook/internal/storage"
 )
 
@@ -109,27 +107,6 @@ func (s *Summary) Count(r Record) {
 	}
 }
 
-// Dir is where manifests live under the destination.
-const Dir = "_quicklook/"
-
-// JobName names the job of a prefix: readable, and unique per exact prefix
-// ("al/20" and "al/20/" are different jobs).
-func JobName(prefix string) string {
-	h := sha256.Sum256([]byte(prefix))
-	base := strings.Trim(prefix, "/")
-	base = regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(base, "_")
-	if base == "" {
-		base = "all"
-	}
-	if len(base) > 80 {
-		base = base[:80]
-	}
-	return base + "-" + hex.EncodeToString(h[:4])
-}
-
-// JobDir is the folder of a job's manifests.
-func JobDir(job string) string { return Dir + "manifests/" + job + "/" }
-
 // Stamp names one run: sortable by time, unique per attempt.
 func Stamp(t time.Time, attempt string) string {
 	s := t.UTC().Format("20060102T150405.000Z")
@@ -148,8 +125,7 @@ func Write(ctx context.Context, dest storage.Store, job, stamp string, records [
 			return err
 		}
 	}
-	dir := JobDir(job)
-	sum.Manifest = dir + stamp + ".jsonl"
+	sum.Manifest = layout.Manifest(job, stamp)
 	if err := dest.Put(ctx, sum.Manifest, buf.Bytes(), storage.PutOptions{ContentType: "application/x-ndjson"}); err != nil {
 		return fmt.Errorf("writing manifest: %w", err)
 	}
@@ -157,7 +133,7 @@ func Write(ctx context.Context, dest storage.Store, job, stamp string, records [
 	if err != nil {
 		return err
 	}
-	if err := dest.Put(ctx, dir+stamp+".summary.json", append(b, '\n'), storage.PutOptions{ContentType: "application/json"}); err != nil {
+	if err := dest.Put(ctx, layout.Summary(sum.Manifest), append(b, '\n'), storage.PutOptions{ContentType: "application/json"}); err != nil {
 		return fmt.Errorf("writing summary: %w", err)
 	}
 	return nil
@@ -187,7 +163,7 @@ func Parse(r io.Reader) (records []Record, bad int, err error) {
 // manifest yet gives an empty map.
 func Last(ctx context.Context, dest storage.Store, job string) (map[string]Record, string, error) {
 	var keys []string
-	err := dest.List(ctx, JobDir(job), "/", func(e storage.Entry) error {
+	err := dest.List(ctx, layout.ManifestDir(job), "/", func(e storage.Entry) error {
 		if e.CommonPrefix == "" && strings.HasSuffix(e.Key, ".jsonl") {
 			keys = append(keys, e.Key)
 		}
@@ -225,7 +201,7 @@ func Last(ctx context.Context, dest storage.Store, job string) (map[string]Recor
 // LatestManifests returns, for every job under dest, the key of its newest manifest.
 func LatestManifests(ctx context.Context, dest storage.Store) (map[string]string, error) {
 	latest := map[string]string{}
-	err := dest.List(ctx, Dir+"manifests/", "", func(e storage.Entry) error {
+	err := dest.List(ctx, layout.ManifestsDir, "", func(e storage.Entry) error {
 		if !strings.HasSuffix(e.Key, ".jsonl") {
 			return nil
 		}

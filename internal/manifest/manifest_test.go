@@ -26,23 +26,6 @@ not json
 	}
 }
 
-func TestJobNameIsSafeAndUniquePerPrefix(t *testing.T) {
-	names := map[string]string{}
-	for _, p := range []string{"", "al/2013/", "al/2013", "al/20", "a b/ü/", "../x/"} {
-		n := JobName(p)
-		if strings.ContainsAny(n, "/ ") || n == "" {
-			t.Errorf("JobName(%q) = %q", p, n)
-		}
-		if prev, dup := names[n]; dup {
-			t.Errorf("JobName(%q) = JobName(%q) = %q", p, prev, n)
-		}
-		names[n] = p
-	}
-	if !strings.HasPrefix(JobName("al/2013/"), "al_2013-") {
-		t.Errorf("JobName(al/2013/) = %q: not readable", JobName("al/2013/"))
-	}
-}
-
 func TestWriteAndLastPicksTheNewest(t *testing.T) {
 	st, _ := storage.OpenLocal(t.TempDir(), false)
 	ctx := context.Background()

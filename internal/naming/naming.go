@@ -6,7 +6,6 @@ package naming
 import (
 	"fmt"
 	"net/url"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -134,19 +133,4 @@ func URL(urlBase, key string) string {
 		segs[i] = url.PathEscape(s)
 	}
 	return strings.TrimSuffix(urlBase, "/") + "/" + strings.Join(segs, "/")
-}
-
-// DefaultExtensions are the source extensions rendered unless told otherwise.
-var DefaultExtensions = []string{"tif", "tiff", "jpg", "jpeg", "png", "webp", "jp2", "gif"}
-
-// HasExtension reports whether the key's extension (case-insensitive) is
-// one of exts (given without dots).
-func HasExtension(key string, exts []string) bool {
-	ext := strings.ToLower(strings.TrimPrefix(path.Ext(key), "."))
-	for _, e := range exts {
-		if ext == e {
-			return true
-		}
-	}
-	return false
 }

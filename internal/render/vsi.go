@@ -18,22 +18,12 @@ import (
 	"unsafe"
 )
 
-// Source gives GDAL the bytes of one object and of its sidecars (.ovr,
-// .msk, .aux.xml), by key, through quicklook's storage layer: that is where
-// bytes are counted, deadlines apply and reads are ranged.
-type Source interface {
-	// Size fails with an error matching fs.ErrNotExist for keys that do not
-	// exist; GDAL probes sidecars with it.
-	Size(key string) (int64, error)
-	ReadAt(key string, p []byte, off int64) (int, error)
-}
-
 // vsiPrefix is where GDAL finds Sources: /vsiql/<render id>/<key>.
 const vsiPrefix = "/vsiql/"
 
 var (
-	sources sync.Map // render id -> attached
-	nextID  atomic.Uint64
+	attachedSources sync.Map // render id -> attached
+	nextID          atomic.Uint64
 )
 
 type attached struct {
@@ -49,7 +39,7 @@ func (vsiRouter) lookup(name string) (Source, string, error) {
 	if !ok {
 		return nil, "", fmt.Errorf("malformed path %q", name)
 	}
-	a, ok := sources.Load(id)
+	a, ok := attachedSources.Load(id)
 	if !ok {
 		return nil, "", fmt.Errorf("no open source for %q", name)
 	}
@@ -80,8 +70,8 @@ func attach(src Source, key string, siblings ...string) (path string, detach fun
 	for _, s := range siblings {
 		names = append(names, pathpkg.Base(s))
 	}
-	sources.Store(id, attached{src: src, siblings: names})
-	return vsiPrefix + id + "/" + key, func() { sources.Delete(id) }
+	attachedSources.Store(id, attached{src: src, siblings: names})
+	return vsiPrefix + id + "/" + key, func() { attachedSources.Delete(id) }
 }
 
 // registerVSI installs /vsiql/ with GDAL's plugin API rather than godal's
@@ -110,7 +100,7 @@ func qlSize(name *C.char) C.longlong {
 func qlSiblings(name *C.char) *C.char {
 	rest := strings.TrimPrefix(C.GoString(name), vsiPrefix)
 	id, _, _ := strings.Cut(rest, "/")
-	a, ok := sources.Load(id)
+	a, ok := attachedSources.Load(id)
 	if !ok {
 		return nil
 	}

@@ -1,6 +1,6 @@
 // A read-only GDAL virtual file system whose bytes come from Go (see vsi.go).
 // Caching is done on the Go side, per render and shared by all of GDAL's
-// handles (blockcache.go), so GDAL's own per-handle cache is off. There is
+// handles (readcache.go), so GDAL's own per-handle cache is off. There is
 // no multi-range callback: GDAL 3.6's plugin layer copies merged ranges
 // back from buffers it never filled. Parallel reads come from prefetching
 // the blocks a read will need instead (prefetch.go).

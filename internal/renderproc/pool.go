@@ -157,6 +157,15 @@ func (p *Pool) get() (*child, error) {
 	}
 	p.mu.Unlock()
 	c, err := p.start()
+	if errors.Is(err, errDied) {
+		// Killed while starting (the kernel's OOM killer, an operator): that
+		// says nothing of its set-up, which the first child passed. Once more.
+		p.mu.Lock()
+		p.stats.Died++
+		p.mu.Unlock()
+		p.opt.Log.Warn("render process died while starting", "error", err.Error())
+		c, err = p.start()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("starting a render process: %w", err)
 	}
@@ -235,7 +244,7 @@ func (p *Pool) start() (*child, error) {
 	select {
 	case r, ok := <-readyc:
 		if !ok {
-			return nil, c.abandon(fmt.Errorf("it exited before it was ready (%s)", c.death()))
+			return nil, c.abandon(fmt.Errorf("it exited before it was ready (%s): %w", c.death(), errDied))
 		}
 		if r.Err != "" {
 			return nil, c.abandon(errors.New(r.Err))

@@ -26,9 +26,9 @@ import (
 
 	"quicklook/internal/manifest"
 	"quicklook/internal/naming"
+	"quicklook/internal/runspec"
 	"quicklook/internal/s3proxy"
 	"quicklook/internal/storage"
-	"quicklook/internal/submit"
 )
 
 func main() {
@@ -116,7 +116,7 @@ func main() {
 	elapsed := time.Since(t0)
 
 	// The account, read without faults.
-	rec, err := submit.LoadRecord(ctx, dstLoc, run)
+	rec, err := runspec.LoadRecord(ctx, dstLoc, run)
 	if err != nil {
 		log.Fatal(err)
 	}

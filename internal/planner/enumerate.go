@@ -1,4 +1,8 @@
-package plan
+// Package planner decides what a run covers and how it is cut into jobs: it
+// enumerates prefixes with a delimited listing, counts images and bytes with
+// the run's source filter, splits huge prefixes into key ranges, bin-packs
+// them into shards, estimates the cost and makes the jobs' specs.
+package planner
 
 import (
 	"context"
@@ -8,12 +12,14 @@ import (
 	"strings"
 	"sync"
 
+	"quicklook/internal/planfile"
+	"quicklook/internal/sources"
 	"quicklook/internal/storage"
 )
 
 // Sized is a prefix (or a range of one) with what it holds.
 type Sized struct {
-	Range
+	planfile.Range
 	Objects int   `json:"objects"`
 	Bytes   int64 `json:"bytes"`
 }
@@ -25,17 +31,6 @@ type EnumerateOptions struct {
 	Include  []string // globs on the prefix without its trailing slash; any match keeps it
 	Exclude  []string // globs; any match drops it
 	Parallel int      // listings in flight
-}
-
-// hidden reports prefixes that are bookkeeping, not data: a segment that
-// starts with "." (NAIP's .misc/) or "_" (quicklook's own _quicklook/).
-func hidden(prefix string) bool {
-	for _, seg := range strings.Split(strings.TrimSuffix(prefix, "/"), "/") {
-		if strings.HasPrefix(seg, ".") || strings.HasPrefix(seg, "_") {
-			return true
-		}
-	}
-	return false
 }
 
 func matchAny(globs []string, prefix string) (bool, error) {
@@ -66,7 +61,7 @@ func Enumerate(ctx context.Context, st storage.Store, o EnumerateOptions) ([]str
 		next, err := forEach(ctx, level, o.Parallel, func(p string) ([]string, error) {
 			var out []string
 			err := st.List(ctx, p, "/", func(e storage.Entry) error {
-				if e.CommonPrefix != "" && !hidden(e.CommonPrefix) {
+				if e.CommonPrefix != "" && !sources.HiddenName(path.Base(e.CommonPrefix), true) {
 					out = append(out, e.CommonPrefix)
 				}
 				return nil
@@ -129,15 +124,15 @@ func forEach[T any](ctx context.Context, items []string, n int, fn func(string) 
 	return out, nil
 }
 
-// Count lists each prefix whole and counts the objects isImage accepts.
-func Count(ctx context.Context, st storage.Store, prefixes []string, isImage func(string) bool, parallel int) ([]Sized, error) {
+// Count lists each prefix whole and counts the images the filter accepts.
+func Count(ctx context.Context, st storage.Store, prefixes []string, filter sources.Filter, parallel int) ([]Sized, error) {
 	if parallel <= 0 {
 		parallel = 8
 	}
 	return forEach(ctx, prefixes, parallel, func(p string) ([]Sized, error) {
-		s := Sized{Range: Range{Prefix: p}}
+		s := Sized{Range: planfile.Range{Prefix: p}}
 		err := st.List(ctx, p, "", func(e storage.Entry) error {
-			if isImage(e.Key) {
+			if filter.IsImage(p, e.Key) {
 				s.Objects++
 				s.Bytes += e.Size
 			}
@@ -149,18 +144,18 @@ func Count(ctx context.Context, st storage.Store, prefixes []string, isImage fun
 
 // Split cuts a prefix into consecutive key ranges of at most target bytes
 // each (a single object larger than target gets a range of its own).
-func Split(ctx context.Context, st storage.Store, prefix string, target int64, isImage func(string) bool) ([]Sized, error) {
+func Split(ctx context.Context, st storage.Store, prefix string, target int64, filter sources.Filter) ([]Sized, error) {
 	var out []Sized
-	cur := Sized{Range: Range{Prefix: prefix}}
+	cur := Sized{Range: planfile.Range{Prefix: prefix}}
 	var last string
 	err := st.List(ctx, prefix, "", func(e storage.Entry) error {
-		if !isImage(e.Key) {
+		if !filter.IsImage(prefix, e.Key) {
 			return nil
 		}
 		if cur.Objects > 0 && cur.Bytes+e.Size > target {
 			cur.Until = last
 			out = append(out, cur)
-			cur = Sized{Range: Range{Prefix: prefix, StartAfter: last}}
+			cur = Sized{Range: planfile.Range{Prefix: prefix, StartAfter: last}}
 		}
 		cur.Objects++
 		cur.Bytes += e.Size
@@ -179,10 +174,10 @@ func Split(ctx context.Context, st storage.Store, prefix string, target int64, i
 // Pack bin-packs pieces (first fit, largest first) into shards of at most
 // target bytes; pieces must already be at most target (see Split), except
 // single objects larger than it, which get a shard each.
-func Pack(pieces []Sized, target int64) []Shard {
+func Pack(pieces []Sized, target int64) []planfile.Shard {
 	sorted := append([]Sized(nil), pieces...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Bytes > sorted[j].Bytes })
-	var shards []Shard
+	var shards []planfile.Shard
 	for _, p := range sorted {
 		placed := false
 		for i := range shards {
@@ -195,7 +190,7 @@ func Pack(pieces []Sized, target int64) []Shard {
 			}
 		}
 		if !placed {
-			shards = append(shards, Shard{Ranges: []Range{p.Range}, Objects: p.Objects, Bytes: p.Bytes})
+			shards = append(shards, planfile.Shard{Ranges: []planfile.Range{p.Range}, Objects: p.Objects, Bytes: p.Bytes})
 		}
 	}
 	// Ranges in key order within a shard, shards in order of their first key:
@@ -207,4 +202,4 @@ func Pack(pieces []Sized, target int64) []Shard {
 	return shards
 }
 
-func rangeKey(r Range) string { return r.Prefix + "\x00" + r.StartAfter }
+func rangeKey(r planfile.Range) string { return r.Prefix + "\x00" + r.StartAfter }

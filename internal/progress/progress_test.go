@@ -1,4 +1,4 @@
-package job
+package progress
 
 import (
 	"bytes"
@@ -6,17 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"quicklook/internal/manifest"
 )
 
-func TestBarProgressDrawsCountsAndFailures(t *testing.T) {
+func TestBarDrawsCountsAndFailures(t *testing.T) {
 	var buf bytes.Buffer
-	p := &BarProgress{W: &buf}
+	p := &Bar{W: &buf}
 	p.Start(3)
-	p.Done(manifest.Record{Status: manifest.Created})
-	p.Done(manifest.Record{Status: manifest.Failed})
-	p.Done(manifest.Record{Status: manifest.Created})
+	p.Done(false)
+	p.Done(true)
+	p.Done(false)
 	p.Finish()
 	out := buf.String()
 	last := out[strings.LastIndex(out, "\r")+1:]
@@ -25,13 +23,26 @@ func TestBarProgressDrawsCountsAndFailures(t *testing.T) {
 	}
 }
 
-func TestLogProgressEmitsPeriodicLines(t *testing.T) {
+func TestLogEmitsPeriodicLines(t *testing.T) {
 	var buf bytes.Buffer
-	p := &LogProgress{Log: slog.New(slog.NewJSONHandler(&buf, nil)), Every: time.Millisecond}
+	p := &Log{Log: slog.New(slog.NewJSONHandler(&buf, nil)), Every: time.Millisecond}
 	p.Start(2)
 	time.Sleep(2 * time.Millisecond)
-	p.Done(manifest.Record{Status: manifest.Created})
+	p.Done(false)
 	if !strings.Contains(buf.String(), `"msg":"progress"`) || !strings.Contains(buf.String(), `"done":1`) || !strings.Contains(buf.String(), `"total":2`) {
 		t.Fatalf("progress log %q", buf.String())
+	}
+}
+
+func TestLineOffTerminalPrintsTheEndOnce(t *testing.T) {
+	var buf bytes.Buffer
+	l := &Line{W: &buf, Label: "jobs"}
+	l.Update(0, 2, "")
+	l.Update(1, 2, "1 running")
+	l.Update(2, 2, "0 running")
+	l.Update(2, 2, "0 running")
+	l.End()
+	if buf.String() != "jobs: 2/2 0 running\n" {
+		t.Fatalf("off a terminal: %q", buf.String())
 	}
 }

@@ -1,4 +1,4 @@
-package job
+package engine
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"quicklook/internal/manifest"
 	"quicklook/internal/naming"
 	"quicklook/internal/render"
+	"quicklook/internal/runspec"
 	"quicklook/internal/storage"
 	"quicklook/internal/testenv"
 )
@@ -119,7 +120,7 @@ func TestRunRerunChangePrune(t *testing.T) {
 	cfg := Config{Source: src, Dest: dst, Prefix: "al/2013/", Concurrency: 2}
 
 	res := runJob(t, cfg)
-	if s := res.Summary; s.Created != len(keys) || s.Failed != 0 || s.Ignored != 1 || res.ExitCode != ExitOK {
+	if s := res.Summary; s.Created != len(keys) || s.Failed != 0 || s.Ignored != 1 || res.ExitCode != runspec.ExitOK {
 		t.Fatalf("first run: %+v exit %d", s, res.ExitCode)
 	}
 	for _, k := range keys {
@@ -227,8 +228,8 @@ func TestHostileFilesAreRecordedAndTheRunGoesOn(t *testing.T) {
 	if s.Failed < n/2 || s.Created < 2 {
 		t.Fatalf("hostile run: %+v", s)
 	}
-	if res.ExitCode != ExitData {
-		t.Fatalf("exit %d with %d of %d broken, want %d", res.ExitCode, s.Failed, s.Sources, ExitData)
+	if res.ExitCode != runspec.ExitData {
+		t.Fatalf("exit %d with %d of %d broken, want %d", res.ExitCode, s.Failed, s.Sources, runspec.ExitData)
 	}
 	recs := byKey(readManifest(t, dst, s.Manifest))
 	if r := recs["hostile/empty.tif"]; r.ErrorClass != render.ClassEmpty {
@@ -246,7 +247,7 @@ func TestHostileFilesAreRecordedAndTheRunGoesOn(t *testing.T) {
 	// are carried forward, not decoded again.
 	cfg.MaxFailureRate = 1
 	res = runJob(t, cfg)
-	if res.ExitCode != ExitOK || res.Summary.Failed != s.Failed || res.Summary.BytesRead != 0 {
+	if res.ExitCode != runspec.ExitOK || res.Summary.Failed != s.Failed || res.Summary.BytesRead != 0 {
 		t.Fatalf("rerun: exit %d, %+v", res.ExitCode, res.Summary)
 	}
 }
@@ -295,7 +296,7 @@ func TestStopWritesManifestAndRerunFinishes(t *testing.T) {
 	}()
 	res := runJobCtx(t, ctx, cfg)
 	s := res.Summary
-	if res.ExitCode != ExitTransient || !s.Interrupted {
+	if res.ExitCode != runspec.ExitTransient || !s.Interrupted {
 		t.Fatalf("stopped run: exit %d, %+v", res.ExitCode, s)
 	}
 	if s.Created == 0 || s.Created == len(keys) || s.FailuresByClass[ClassInterrupted] == 0 {
@@ -305,7 +306,7 @@ func TestStopWritesManifestAndRerunFinishes(t *testing.T) {
 
 	cfg.Source = src
 	res = runJob(t, cfg)
-	if res.ExitCode != ExitOK || res.Summary.Failed != 0 {
+	if res.ExitCode != runspec.ExitOK || res.Summary.Failed != 0 {
 		t.Fatalf("second run: exit %d, %+v", res.ExitCode, res.Summary)
 	}
 	second := byKey(readManifest(t, dst, res.Summary.Manifest))
@@ -334,12 +335,12 @@ func TestTimeoutsAndStorageFaults(t *testing.T) {
 	broken := &faultStore{Store: src, failOn: "30081"}
 	cfg = Config{Source: broken, Dest: dst, Prefix: "al/2013/", Concurrency: 2}
 	res = runJob(t, cfg)
-	if res.Summary.FailuresByClass[ClassIO] == 0 || res.Summary.Created == 0 || res.ExitCode != ExitTransient {
+	if res.Summary.FailuresByClass[ClassIO] == 0 || res.Summary.Created == 0 || res.ExitCode != runspec.ExitTransient {
 		t.Fatalf("storage faults: exit %d, %+v", res.ExitCode, res.Summary)
 	}
 	cfg.Source = src
 	res = runJob(t, cfg)
-	if res.ExitCode != ExitOK || res.Summary.Failed != 0 || res.Summary.Created == 0 {
+	if res.ExitCode != runspec.ExitOK || res.Summary.Failed != 0 || res.Summary.Created == 0 {
 		t.Fatalf("after the fault cleared: exit %d, %+v", res.ExitCode, res.Summary)
 	}
 }

@@ -1,4 +1,4 @@
-package plan_test
+package planner_test
 
 import (
 	"context"
@@ -8,12 +8,13 @@ import (
 	"strings"
 	"testing"
 
-	"quicklook/internal/plan"
+	"quicklook/internal/planner"
 	"quicklook/internal/s3test"
+	"quicklook/internal/sources"
 	"quicklook/internal/storage"
 )
 
-func isTif(k string) bool { return strings.HasSuffix(k, ".tif") }
+var tifs = sources.Filter{Extensions: []string{"tif"}}
 
 // tree writes keys (with sizes) into a fresh local folder store.
 func tree(t *testing.T, keys map[string]int64) *storage.Local {
@@ -41,9 +42,9 @@ func naipLike() map[string]int64 {
 	}
 }
 
-func enumerate(t *testing.T, st storage.Store, o plan.EnumerateOptions) []string {
+func enumerate(t *testing.T, st storage.Store, o planner.EnumerateOptions) []string {
 	t.Helper()
-	got, err := plan.Enumerate(context.Background(), st, o)
+	got, err := planner.Enumerate(context.Background(), st, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,22 +53,22 @@ func enumerate(t *testing.T, st storage.Store, o plan.EnumerateOptions) []string
 
 func testDepthsAndGlobs(t *testing.T, st storage.Store) {
 	cases := []struct {
-		o    plan.EnumerateOptions
+		o    planner.EnumerateOptions
 		want string
 	}{
-		{plan.EnumerateOptions{Depth: 1}, "al/,ga/,tx/"},
-		{plan.EnumerateOptions{Depth: 2}, "al/2013/,al/2015/,ga/2013/,tx/2016/"},
-		{plan.EnumerateOptions{Depth: 3}, "al/2013/1m/,al/2015/1m/,ga/2013/1m/,tx/2016/60cm/"},
-		{plan.EnumerateOptions{Depth: 2, Include: []string{"al/*", "tx/*"}}, "al/2013/,al/2015/,tx/2016/"},
-		{plan.EnumerateOptions{Depth: 2, Exclude: []string{"*/2013"}}, "al/2015/,tx/2016/"},
-		{plan.EnumerateOptions{Depth: 1, Root: "al/"}, "al/2013/,al/2015/"},
+		{planner.EnumerateOptions{Depth: 1}, "al/,ga/,tx/"},
+		{planner.EnumerateOptions{Depth: 2}, "al/2013/,al/2015/,ga/2013/,tx/2016/"},
+		{planner.EnumerateOptions{Depth: 3}, "al/2013/1m/,al/2015/1m/,ga/2013/1m/,tx/2016/60cm/"},
+		{planner.EnumerateOptions{Depth: 2, Include: []string{"al/*", "tx/*"}}, "al/2013/,al/2015/,tx/2016/"},
+		{planner.EnumerateOptions{Depth: 2, Exclude: []string{"*/2013"}}, "al/2015/,tx/2016/"},
+		{planner.EnumerateOptions{Depth: 1, Root: "al/"}, "al/2013/,al/2015/"},
 	}
 	for _, c := range cases {
 		if got := strings.Join(enumerate(t, st, c.o), ","); got != c.want {
 			t.Errorf("%+v: %s, want %s", c.o, got, c.want)
 		}
 	}
-	if _, err := plan.Enumerate(context.Background(), st, plan.EnumerateOptions{Depth: 1, Include: []string{"["}}); err == nil {
+	if _, err := planner.Enumerate(context.Background(), st, planner.EnumerateOptions{Depth: 1, Include: []string{"["}}); err == nil {
 		t.Error("a malformed glob was accepted")
 	}
 }
@@ -97,7 +98,7 @@ func TestEnumerateS3PastAThousandPrefixesWithRequesterPays(t *testing.T) {
 	s3test.PutAll(t, st, objs)
 	proxy := s3test.NewProxy(t)
 	payer, _ := storage.OpenS3(context.Background(), loc, storage.OpenOptions{RequesterPays: true})
-	got := enumerate(t, payer, plan.EnumerateOptions{Depth: 2})
+	got := enumerate(t, payer, planner.EnumerateOptions{Depth: 2})
 	if len(got) != 1100 {
 		t.Fatalf("%d prefixes, want 1100", len(got))
 	}
@@ -113,7 +114,7 @@ func TestEnumerateS3PastAThousandPrefixesWithRequesterPays(t *testing.T) {
 	if pages == 0 {
 		t.Fatal("no continuation page was requested: pagination untested")
 	}
-	counted, err := plan.Count(context.Background(), payer, got[:5], isTif, 4)
+	counted, err := planner.Count(context.Background(), payer, got[:5], tifs, 4)
 	if err != nil || len(counted) != 5 || counted[0].Objects != 1 || counted[0].Bytes != 1 {
 		t.Fatalf("count: %+v, %v", counted, err)
 	}
@@ -131,19 +132,19 @@ func TestSplitAndPackKeepEveryShardUnderTheTarget(t *testing.T) {
 	}
 	st := tree(t, keys)
 	ctx := context.Background()
-	prefixes := enumerate(t, st, plan.EnumerateOptions{Depth: 2})
-	sized, err := plan.Count(ctx, st, prefixes, isTif, 8)
+	prefixes := enumerate(t, st, planner.EnumerateOptions{Depth: 2})
+	sized, err := planner.Count(ctx, st, prefixes, tifs, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const target = 50 * 1024 * mb // 50 GiB a child
-	var pieces []plan.Sized
+	var pieces []planner.Sized
 	for _, s := range sized {
 		if s.Bytes <= target {
 			pieces = append(pieces, s)
 			continue
 		}
-		parts, err := plan.Split(ctx, st, s.Prefix, target, isTif)
+		parts, err := planner.Split(ctx, st, s.Prefix, target, tifs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +153,7 @@ func TestSplitAndPackKeepEveryShardUnderTheTarget(t *testing.T) {
 		}
 		pieces = append(pieces, parts...)
 	}
-	shards := plan.Pack(pieces, target)
+	shards := planner.Pack(pieces, target)
 	objects := 0
 	seen := map[string]int{}
 	for _, sh := range shards {
@@ -176,8 +177,8 @@ func TestSplitAndPackKeepEveryShardUnderTheTarget(t *testing.T) {
 			t.Fatalf("%s is in %d shards", k, seen[k])
 		}
 	}
-	// The same inputs give the same plan.
-	again := plan.Pack(pieces, target)
+	// The same inputs give the same planner.
+	again := planner.Pack(pieces, target)
 	if fmt.Sprint(again) != fmt.Sprint(shards) {
 		t.Fatal("packing is not deterministic")
 	}

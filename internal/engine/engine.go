@@ -1,7 +1,8 @@
-// Package job builds the thumbnails of one prefix: one listing of the
-// source and of the destination, a plan of what is missing or outdated,
-// a pool of render workers, and a manifest with a summary at the end.
-package job
+// Package engine builds the thumbnails of one prefix (or one shard of a
+// plan file): one listing of the source and of the destination, a work list
+// of what is missing or outdated, a pool of render workers, and a manifest
+// with a summary at the end. It is what 'job run' runs.
+package engine
 
 import (
 	"context"
@@ -14,20 +15,16 @@ import (
 	"time"
 
 	"quicklook/internal/contactsheet"
+	"quicklook/internal/layout"
 	"quicklook/internal/manifest"
 	"quicklook/internal/naming"
-	"quicklook/internal/plan"
+	"quicklook/internal/planfile"
+	"quicklook/internal/progress"
 	"quicklook/internal/render"
 	"quicklook/internal/renderproc"
+	"quicklook/internal/runspec"
+	"quicklook/internal/sources"
 	"quicklook/internal/storage"
-)
-
-// Exit codes: the job definition's retry strategy is built on them.
-const (
-	ExitOK        = 0
-	ExitUsage     = 2  // bad flag, missing bucket, access denied: no retry
-	ExitData      = 3  // data errors above --max-failure-rate: no retry
-	ExitTransient = 75 // interrupted or transient failure: retry
 )
 
 // Error classes the job adds to the renderer's.
@@ -43,9 +40,11 @@ type Config struct {
 	Source, Dest storage.Store
 	Prefix       string
 	// Ranges, when set, replace Prefix: an array child's share of a plan.
-	Ranges      []plan.Range
-	Render      render.Options
-	Extensions  []string
+	Ranges []planfile.Range
+	Render render.Options
+	// Filter decides which listed keys are images (default: the default
+	// extensions and Render's profiles).
+	Filter      *sources.Filter
 	Concurrency int
 	ItemTimeout time.Duration
 	// DrainTimeout bounds how long in-flight items may finish after a stop.
@@ -53,19 +52,12 @@ type Config struct {
 	MaxFailureRate float64
 	Prune          bool
 	CacheControl   string
-	JobName        string // default: manifest.JobName(Prefix)
+	JobName        string // default: layout.JobName(Prefix), or the shard's name
 	Attempt        string // names this run's manifest (Batch attempt)
 	Log            *slog.Logger
-	Progress       Progress
+	Progress       progress.Reporter
 	// Renderer renders items (default: in this process, from Source).
 	Renderer renderproc.Renderer
-}
-
-// Progress receives the run's advance; see progress.go.
-type Progress interface {
-	Start(total int)
-	Done(r manifest.Record)
-	Finish()
 }
 
 // Result is the run's outcome.
@@ -90,7 +82,7 @@ func classify(err error) error {
 
 // Run builds the thumbnails. stop is cancelled on SIGTERM: no new item
 // starts, in-flight items get DrainTimeout, then the manifest is written and
-// the run reports ExitTransient. A returned error means no manifest could be
+// the run reports runspec.ExitTransient. A returned error means no manifest could be
 // written; a *ConfigError among them means exit 2.
 func Run(stop context.Context, cfg Config) (*Result, error) {
 	c := cfg.withDefaults()
@@ -127,9 +119,9 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, classify(fmt.Errorf("reading the last manifest: %w", err))
 	}
-	items, err := c.plan(work, l, destObjs, last)
+	items, err := c.worklist(work, l, destObjs, last)
 	if err != nil {
-		return nil, classify(fmt.Errorf("planning: %w", err))
+		return nil, classify(fmt.Errorf("deciding what is up to date: %w", err))
 	}
 
 	var records []manifest.Record
@@ -175,11 +167,11 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 	dataFailures := sum.Failed - transient
 	switch {
 	case sum.Interrupted || transient > 0:
-		sum.ExitCode = ExitTransient
+		sum.ExitCode = runspec.ExitTransient
 	case sum.Sources > 0 && float64(dataFailures)/float64(sum.Sources) > c.MaxFailureRate:
-		sum.ExitCode = ExitData
+		sum.ExitCode = runspec.ExitData
 	default:
-		sum.ExitCode = ExitOK
+		sum.ExitCode = runspec.ExitOK
 	}
 	stamp := manifest.Stamp(started, c.Attempt)
 	writeCtx, cancel := context.WithTimeout(work, 30*time.Second)
@@ -196,8 +188,9 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 
 func (c Config) withDefaults() Config {
 	c.Render = c.Render.Defaults()
-	if len(c.Extensions) == 0 {
-		c.Extensions = naming.DefaultExtensions
+	if c.Filter == nil {
+		f, _ := sources.New("", c.Render.Profiles)
+		c.Filter = &f
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = 1
@@ -209,14 +202,14 @@ func (c Config) withDefaults() Config {
 		c.DrainTimeout = 20 * time.Second
 	}
 	if len(c.Ranges) == 0 {
-		c.Ranges = []plan.Range{{Prefix: c.Prefix}}
+		c.Ranges = []planfile.Range{{Prefix: c.Prefix}}
 	}
 	if c.Prefix == "" && len(c.Ranges) == 1 {
 		c.Prefix = c.Ranges[0].Prefix
 	}
 	if c.JobName == "" {
-		c.JobName = manifest.JobName(c.Prefix)
-		if name := (plan.Shard{Ranges: c.Ranges}).Name(); name != "" {
+		c.JobName = layout.JobName(c.Prefix)
+		if name := (planfile.Shard{Ranges: c.Ranges}).Name(); name != "" {
 			c.JobName = name
 		}
 	}
@@ -224,19 +217,13 @@ func (c Config) withDefaults() Config {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
 	if c.Progress == nil {
-		c.Progress = nopProgress{}
+		c.Progress = progress.Nop{}
 	}
 	if c.Renderer == nil {
 		c.Renderer = renderproc.InProcess{Store: c.Source}
 	}
 	return c
 }
-
-type nopProgress struct{}
-
-func (nopProgress) Start(int)            {}
-func (nopProgress) Done(manifest.Record) {}
-func (nopProgress) Finish()              {}
 
 // renderAll runs the workers. After stop, queued items are recorded as
 // interrupted; in-flight ones may finish within DrainTimeout.
@@ -267,7 +254,7 @@ func (c *Config) renderAll(stop context.Context, todo []*item) []manifest.Record
 			defer wg.Done()
 			for i := range queue {
 				results[i] = c.renderOne(itemsCtx, todo[i])
-				c.Progress.Done(results[i])
+				c.Progress.Done(results[i].Status == manifest.Failed)
 			}
 		}()
 	}
@@ -372,7 +359,7 @@ func (c *Config) prune(ctx context.Context, l *listing, destObjs map[string]stor
 	return out, nil
 }
 
-func describe(rs []plan.Range) string {
+func describe(rs []planfile.Range) string {
 	var parts []string
 	for _, r := range rs {
 		parts = append(parts, fmt.Sprintf("%q", r.Prefix))

@@ -1,7 +1,8 @@
-// Package plan is the contract between the submitter and array-job
-// children: a JSON file listing shards, each a set of key ranges. Child i of
-// an array job (AWS_BATCH_JOB_ARRAY_INDEX=i) renders shard i.
-package plan
+// Package planfile is the contract between the submitter and array-job
+// children: a JSON file listing shards, each a set of key ranges, and the
+// source filter the submitter counted them with. Child i of an array job
+// (AWS_BATCH_JOB_ARRAY_INDEX=i) renders shard i with that filter.
+package planfile
 
 import (
 	"crypto/sha256"
@@ -9,6 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"quicklook/internal/sources"
 )
 
 // Version of the file format.
@@ -51,11 +54,14 @@ func (s Shard) Name() string {
 
 // Plan is the whole file.
 type Plan struct {
-	Version int     `json:"version"`
-	RunID   string  `json:"run_id"`
-	Source  string  `json:"source"`
-	Dest    string  `json:"dest"`
-	Shards  []Shard `json:"shards"`
+	Version int    `json:"version"`
+	RunID   string `json:"run_id"`
+	Source  string `json:"source"`
+	Dest    string `json:"dest"`
+	// Filter decides which keys of the ranges are images; the children apply
+	// it as it is (absent in plans of older submitters: the job's own).
+	Filter *sources.Filter `json:"filter,omitempty"`
+	Shards []Shard         `json:"shards"`
 }
 
 // Parse reads and checks a plan.

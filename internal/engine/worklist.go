@@ -1,4 +1,4 @@
-package job
+package engine
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 
 	"quicklook/internal/manifest"
 	"quicklook/internal/naming"
+	"quicklook/internal/planfile"
+	"quicklook/internal/sources"
 	"quicklook/internal/storage"
 )
 
@@ -39,18 +41,6 @@ type listing struct {
 	ignored int
 }
 
-func (c *Config) isSource(key string) bool {
-	if strings.HasPrefix(key, manifest.Dir) {
-		return false
-	}
-	for _, p := range c.Render.Profiles {
-		if strings.HasSuffix(key, p.Suffix()) {
-			return false // a thumbnail written into the source tree
-		}
-	}
-	return naming.HasExtension(key, c.Extensions)
-}
-
 // prefixes are the distinct prefixes of the ranges, in order.
 func (c *Config) prefixes() []string {
 	var out []string
@@ -62,13 +52,19 @@ func (c *Config) prefixes() []string {
 	return out
 }
 
-func (c *Config) inRanges(key string) bool {
+// rangeOf is the range key falls in.
+func (c *Config) rangeOf(key string) (planfile.Range, bool) {
 	for _, r := range c.Ranges {
 		if r.Contains(key) {
-			return true
+			return r, true
 		}
 	}
-	return false
+	return planfile.Range{}, false
+}
+
+func (c *Config) inRanges(key string) bool {
+	_, ok := c.rangeOf(key)
+	return ok
 }
 
 // listSource lists each prefix once. Every listed key is kept for sidecar
@@ -83,9 +79,13 @@ func (c *Config) listSource(ctx context.Context) (*listing, error) {
 			}
 			l.sizes[e.Key] = e.Size
 			l.all = append(l.all, e.Key)
-			switch {
-			case !c.inRanges(e.Key) || strings.HasPrefix(e.Key, manifest.Dir):
-			case c.isSource(e.Key):
+			r, in := c.rangeOf(e.Key)
+			if !in {
+				return nil
+			}
+			switch c.Filter.Kind(r.Prefix, e.Key) {
+			case sources.Own:
+			case sources.Image:
 				l.sources = append(l.sources, e.Object)
 			default:
 				l.ignored++
@@ -131,11 +131,11 @@ func contains(s []string, v string) bool {
 	return false
 }
 
-// plan decides, from one listing of the destination and the last manifest,
+// worklist decides, from one listing of the destination and the last manifest,
 // which profiles of each source need rendering. Only outputs that exist but
 // that the manifest does not vouch for are checked one by one (their
 // metadata), which happens after a lost manifest, not in a normal rerun.
-func (c *Config) plan(ctx context.Context, l *listing, destObjs map[string]storage.Object, last map[string]manifest.Record) ([]*item, error) {
+func (c *Config) worklist(ctx context.Context, l *listing, destObjs map[string]storage.Object, last map[string]manifest.Record) ([]*item, error) {
 	items := make([]*item, 0, len(l.sources))
 	for _, src := range l.sources {
 		it := &item{obj: src, siblings: l.siblingsOf(src.Key), sizes: map[string]int64{src.Key: src.Size}}

@@ -1,0 +1,175 @@
+package planner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"quicklook/internal/planfile"
+	"quicklook/internal/runspec"
+	"quicklook/internal/sources"
+	"quicklook/internal/storage"
+)
+
+// Config describes a run.
+type Config struct {
+	Source, Dest  string
+	RequesterPays bool
+	Enumerate     EnumerateOptions
+	// Filter decides what is an image; every job of the run gets it.
+	Filter sources.Filter
+	// Estimates: render time per image on one vCPU, and its price.
+	SecondsPerImage  float64
+	PricePerVCPUHour float64
+	// ShardBytes is the bin-packing target of one array child.
+	ShardBytes int64
+	RunID      string
+	// JobEnv is passed to every job (QUICKLOOK_* settings such as profiles).
+	JobEnv map[string]string
+}
+
+// Inventory is what a run would cover: its prefixes and, counted, what they
+// hold. 'submit plan --output' writes it and 'submit run --from' reads it.
+type Inventory struct {
+	RunID     string  `json:"run_id"`
+	Prefixes  []Sized `json:"prefixes"`
+	Counted   bool    `json:"counted"`
+	Objects   int     `json:"objects"`
+	Bytes     int64   `json:"bytes"`
+	VCPUHours float64 `json:"vcpu_hours"`
+	Cost      float64 `json:"cost"`
+}
+
+// Survey enumerates the prefixes; with count, it also counts images and
+// bytes and estimates the cost. It returns the opened source for the
+// splitting that array jobs need.
+func Survey(ctx context.Context, cfg Config, count bool) (*Inventory, storage.Store, error) {
+	src, err := storage.Open(ctx, cfg.Source, storage.OpenOptions{RequesterPays: cfg.RequesterPays})
+	if err != nil {
+		return nil, nil, err
+	}
+	prefixes, err := Enumerate(ctx, src, cfg.Enumerate)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing prefixes of %s: %w", cfg.Source, err)
+	}
+	inv := &Inventory{RunID: cfg.RunID, Counted: count}
+	if !count {
+		for _, pr := range prefixes {
+			inv.Prefixes = append(inv.Prefixes, Sized{Range: planfile.Range{Prefix: pr}})
+		}
+	} else {
+		inv.Prefixes, err = Count(ctx, src, prefixes, cfg.Filter, cfg.Enumerate.Parallel)
+		if err != nil {
+			return nil, nil, fmt.Errorf("counting objects: %w", err)
+		}
+		for _, s := range inv.Prefixes {
+			inv.Objects += s.Objects
+			inv.Bytes += s.Bytes
+		}
+		inv.VCPUHours = float64(inv.Objects) * cfg.SecondsPerImage / 3600
+		inv.Cost = inv.VCPUHours * cfg.PricePerVCPUHour
+	}
+	if inv.RunID == "" {
+		inv.RunID = DefaultRunID(cfg, prefixes, time.Now())
+	}
+	return inv, src, nil
+}
+
+// DefaultRunID names a run by its day and inputs, so the same command run
+// again the same day is the same run (and does not submit twice).
+func DefaultRunID(cfg Config, prefixes []string, now time.Time) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", cfg.Source, cfg.Dest)
+	for _, p := range prefixes {
+		fmt.Fprintf(h, "%s\x00", p)
+	}
+	keys := make([]string, 0, len(cfg.JobEnv))
+	for k := range cfg.JobEnv {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s=%s\x00", k, cfg.JobEnv[k])
+	}
+	return now.UTC().Format("20060102") + "-" + hex.EncodeToString(h.Sum(nil))[:6]
+}
+
+// PerPrefix makes one job per prefix.
+func PerPrefix(cfg Config, inv *Inventory) *runspec.Work {
+	w := &runspec.Work{PlanFiles: map[string]*planfile.Plan{}}
+	for _, s := range inv.Prefixes {
+		w.Jobs = append(w.Jobs, runspec.Job{
+			Name:       runspec.JobName(inv.RunID, s.Prefix, s.Prefix),
+			Parameters: map[string]string{"source": cfg.Source, "prefix": s.Prefix, "dest": cfg.Dest},
+			Tags:       map[string]string{"quicklook-run": inv.RunID, "quicklook-prefix": tagValue(s.Prefix)},
+			Env:        cfg.JobEnv,
+		})
+	}
+	return w
+}
+
+// Arrays bin-packs the counted prefixes into shards of at most
+// cfg.ShardBytes (splitting prefixes larger than that into key ranges),
+// makes one plan file per array job of up to runspec.MaxArraySize shards, and
+// the array jobs that read them. A plan of one shard becomes a plain job
+// (Batch arrays have at least 2 children).
+func Arrays(ctx context.Context, cfg Config, inv *Inventory, src storage.Store) (*runspec.Work, error) {
+	if !inv.Counted {
+		return nil, errors.New("array jobs need counts: plan with counting")
+	}
+	if cfg.ShardBytes <= 0 {
+		return nil, errors.New("shard size must be positive")
+	}
+	var pieces []Sized
+	for _, s := range inv.Prefixes {
+		if s.Objects == 0 {
+			continue
+		}
+		if s.Bytes <= cfg.ShardBytes {
+			pieces = append(pieces, s)
+			continue
+		}
+		parts, err := Split(ctx, src, s.Prefix, cfg.ShardBytes, cfg.Filter)
+		if err != nil {
+			return nil, fmt.Errorf("splitting %s: %w", s.Prefix, err)
+		}
+		pieces = append(pieces, parts...)
+	}
+	shards := Pack(pieces, cfg.ShardBytes)
+	w := &runspec.Work{PlanFiles: map[string]*planfile.Plan{}}
+	for k := 0; k*runspec.MaxArraySize < len(shards); k++ {
+		part := shards[k*runspec.MaxArraySize : min((k+1)*runspec.MaxArraySize, len(shards))]
+		loc := runspec.PlanLocation(cfg.Dest, inv.RunID, k)
+		filter := cfg.Filter
+		w.PlanFiles[loc] = &planfile.Plan{Version: planfile.Version, RunID: inv.RunID, Source: cfg.Source, Dest: cfg.Dest, Filter: &filter, Shards: part}
+		env := map[string]string{runspec.EnvPlan: loc}
+		for k, v := range cfg.JobEnv {
+			env[k] = v
+		}
+		j := runspec.Job{
+			Name:       runspec.JobName(inv.RunID, fmt.Sprintf("array-%03d", k), loc),
+			Parameters: map[string]string{"source": cfg.Source, "prefix": "", "dest": cfg.Dest},
+			Tags:       map[string]string{"quicklook-run": inv.RunID, "quicklook-plan": tagValue(loc)},
+			Env:        env,
+			ArraySize:  len(part),
+		}
+		if len(part) == 1 {
+			j.ArraySize = 0
+			env[runspec.EnvShard] = "0"
+		}
+		w.Jobs = append(w.Jobs, j)
+	}
+	return w, nil
+}
+
+// tagValue fits Batch's 256-character tag values.
+func tagValue(s string) string {
+	if len(s) <= 256 {
+		return s
+	}
+	return s[:247] + "…" + runspec.ShortHash(s)
+}

@@ -1,0 +1,112 @@
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"quicklook/internal/naming"
+)
+
+// Version changes whenever rendering changes what it writes, so outputs made
+// by an older renderer are no longer up to date.
+const Version = "1"
+
+// Bands chooses which bands make the picture.
+type Bands struct {
+	Auto bool
+	List []int // 1-based; one (grey) or three (RGB)
+}
+
+// ParseBands parses auto, natural (1,2,3), cir (4,1,2) or a list like 3,2,1 or 1.
+func ParseBands(s string) (Bands, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return Bands{Auto: true}, nil
+	case "natural":
+		return Bands{List: []int{1, 2, 3}}, nil
+	case "cir":
+		return Bands{List: []int{4, 1, 2}}, nil
+	}
+	var list []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return Bands{}, fmt.Errorf("bands %q: want auto, natural, cir or 1-based band numbers like 3,2,1", s)
+		}
+		list = append(list, n)
+	}
+	if len(list) != 1 && len(list) != 3 {
+		return Bands{}, fmt.Errorf("bands %q: give one band (grey) or three (red,green,blue)", s)
+	}
+	return Bands{List: list}, nil
+}
+
+func (b Bands) String() string {
+	if b.Auto {
+		return "auto"
+	}
+	s := make([]string, len(b.List))
+	for i, n := range b.List {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+// Options are the render settings; their Hash is recorded with every output.
+type Options struct {
+	Profiles    []naming.Profile
+	Bands       Bands
+	Scale       *[2]float64 // fixed stretch for non-8-bit data; nil: percentiles
+	Percentiles [2]float64  // default 2, 98
+	Quality     int         // JPEG and WebP quality
+	Background  [3]uint8    // behind transparency in JPEG
+	MaxPixels   int64       // refuse reads of a level larger than this
+}
+
+// Defaults fills unset options.
+func (o Options) Defaults() Options {
+	if len(o.Profiles) == 0 {
+		o.Profiles = []naming.Profile{naming.DefaultProfile}
+	}
+	if !o.Bands.Auto && len(o.Bands.List) == 0 {
+		o.Bands.Auto = true
+	}
+	if o.Percentiles == [2]float64{} {
+		o.Percentiles = [2]float64{2, 98}
+	}
+	if o.Quality == 0 {
+		o.Quality = 85
+	}
+	if o.MaxPixels == 0 {
+		o.MaxPixels = 200_000_000
+	}
+	return o
+}
+
+// Hash identifies everything that changes the pixels written for a profile.
+func (o Options) Hash(p naming.Profile) string {
+	scale := "pct"
+	if o.Scale != nil {
+		scale = fmt.Sprintf("%g,%g", o.Scale[0], o.Scale[1])
+	} else {
+		scale += fmt.Sprintf("%g,%g", o.Percentiles[0], o.Percentiles[1])
+	}
+	s := fmt.Sprintf("v%s|%s|bands=%s|scale=%s|q=%d|bg=%v", Version, p, o.Bands, scale, o.Quality, o.Background)
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:8])
+}
+
+// RunHash identifies all settings of a run, including those that decide
+// whether an image can be rendered at all (--max-pixels): a recorded data
+// error stands until the source or these settings change.
+func (o Options) RunHash() string {
+	s := fmt.Sprintf("%d", o.MaxPixels)
+	for _, p := range o.Profiles {
+		s += "|" + o.Hash(p)
+	}
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:8])
+}

@@ -1,0 +1,56 @@
+package sources
+
+import (
+	"testing"
+
+	"quicklook/internal/naming"
+)
+
+func TestKindsOfListedKeys(t *testing.T) {
+	f, err := New(" TIF,.jpg ,tif", []naming.Profile{naming.DefaultProfile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.ExtensionList() != "tif,jpg" {
+		t.Fatalf("extensions %q", f.ExtensionList())
+	}
+	cases := []struct {
+		prefix, key string
+		want        Kind
+	}{
+		{"al/2013/", "al/2013/1m/a.tif", Image},
+		{"al/2013/", "al/2013/1m/A.TIF", Image},
+		{"al/2013/", "al/2013/1m/a.png", Other},
+		{"al/2013/", "al/2013/1m/a.thumb.jpg", Thumbnail},
+		{"al/2013/", "al/2013/1m/a.tif.ovr", Sidecar},
+		{"al/2013/", "al/2013/1m/a.aux.xml", Sidecar},
+		{"al/2013/", "al/2013/1m/a.tif.msk", Sidecar},
+		{"", "_quicklook/manifests/x/a.tif", Own},
+		{"al/2013/", "al/2013/.misc/a.tif", Hidden},
+		{"al/2013/", "al/2013/1m/._a.jpg", Hidden},
+		{"al/2013/", "al/2013/_tmp/a.tif", Hidden},
+		{"al/2013/", "al/2013/1m/_DSC0001.jpg", Image},
+		// The prefix may itself name a hidden folder, or end mid-name.
+		{"_archive/2013/", "_archive/2013/a.tif", Image},
+		{".misc/", ".misc/a.tif", Image},
+		{"al/20", "al/2013/a.tif", Image},
+	}
+	for _, c := range cases {
+		if got := f.Kind(c.prefix, c.key); got != c.want {
+			t.Errorf("Kind(%q, %q) = %s, want %s", c.prefix, c.key, got, c.want)
+		}
+	}
+}
+
+func TestDefaultsAndBadExtensions(t *testing.T) {
+	f, err := New("", nil)
+	if err != nil || f.ExtensionList() != "tif,tiff,jpg,jpeg,png,webp,jp2,gif" {
+		t.Fatalf("defaults %q, %v", f.ExtensionList(), err)
+	}
+	if _, err := New("tif,*.png", nil); err == nil {
+		t.Fatal("a glob was accepted as an extension")
+	}
+	if !f.SameExtensions("GIF, jp2,webp,png,jpeg,jpg,tiff,tif") || f.SameExtensions("tif") {
+		t.Fatal("SameExtensions disagrees with the list")
+	}
+}

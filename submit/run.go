@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"quicklook/internal/contactsheet"
+	"quicklook/internal/planner"
+	"quicklook/internal/runspec"
+	"quicklook/internal/storage"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "run",
+		Usage: "submit one job per prefix (or array jobs) to AWS Batch, or run them here",
+		UsageText: "submit run --executor batch --queue Q --definition D --source s3://aws-naip --dest s3://THUMBS/ --requester-pays --array\n" +
+			"   submit run --executor local --source ./data --dest ./thumbs --parallel 2",
+		Flags: append(append(surveyFlags(),
+			&cli.StringFlag{Name: "dest", EnvVars: env("DEST"), Usage: "where thumbnails go (required)"},
+			&cli.BoolFlag{Name: "array", Usage: "bin-pack prefixes by bytes (splitting huge ones) into array jobs instead of one job per prefix"},
+			&cli.Float64Flag{Name: "shard-minutes", Value: 20, Usage: "target run time of one array child, at --seconds-per-image on --job-vcpus"},
+			&cli.IntFlag{Name: "job-vcpus", Value: 1, Usage: "vCPUs of one job (the job definition's)"},
+			&cli.StringFlag{Name: "from", Usage: "use the prefixes written by 'submit plan --output' instead of listing again"},
+			&cli.BoolFlag{Name: "prune", Usage: "tell the jobs to delete thumbnails whose source is gone"},
+			&cli.StringSliceFlag{Name: "job-env", Usage: "NAME=VALUE passed to every job, e.g. QUICKLOOK_BANDS=cir; repeatable"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "print the jobs (Batch requests, or local command lines) without sending or running them"},
+		), executorFlags()...),
+		Action: runAction,
+	}
+}
+
+func runAction(c *cli.Context) error {
+	cfg, err := configFrom(c)
+	if err != nil {
+		return err
+	}
+	if cfg.Dest == "" {
+		return usageError{errors.New("--dest is required")}
+	}
+	if c.Bool("prune") {
+		cfg.JobEnv["QUICKLOOK_PRUNE"] = "true"
+	}
+	for _, kv := range c.StringSlice("job-env") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, "QUICKLOOK_") {
+			return usageError{fmt.Errorf("--job-env %q: want QUICKLOOK_NAME=VALUE", kv)}
+		}
+		if k == "QUICKLOOK_EXT" {
+			return usageError{fmt.Errorf("--job-env %q: give --ext, which the plan counts with too", kv)}
+		}
+		cfg.JobEnv[k] = v
+	}
+	exec, err := newExecutor(c, c.String("executor"), c.String("queue"), !c.Bool("dry-run"))
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	work, runID, err := plan(ctx, c, cfg)
+	if err != nil {
+		return err
+	}
+	if c.Bool("dry-run") {
+		out := map[string]any{"jobs": exec.DryRun(work)}
+		locs := make([]string, 0, len(work.PlanFiles))
+		for l := range work.PlanFiles {
+			locs = append(locs, l)
+		}
+		sort.Strings(locs)
+		out["plan_files"] = locs
+		b, _ := json.MarshalIndent(out, "", "  ")
+		fmt.Println(string(b))
+		return nil
+	}
+	if len(work.Jobs) == 0 {
+		fmt.Println("nothing to run: no prefixes matched")
+		return nil
+	}
+	rec, err := runspec.LoadRecord(ctx, cfg.Dest, runID)
+	if err != nil {
+		rec = &runspec.Record{RunID: runID, Source: cfg.Source, Dest: cfg.Dest}
+	}
+	rec.Executor = c.String("executor")
+	return submit(ctx, exec, rec, work, "submitted")
+}
+
+// plan surveys the source (or reads a survey) and cuts the run into jobs.
+func plan(ctx context.Context, c *cli.Context, cfg planner.Config) (*runspec.Work, string, error) {
+	var inv *planner.Inventory
+	if from := c.String("from"); from != "" {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			return nil, "", usageError{err}
+		}
+		inv = &planner.Inventory{}
+		if err := json.Unmarshal(b, inv); err != nil {
+			return nil, "", usageError{fmt.Errorf("--from %s: %w", from, err)}
+		}
+		if cfg.RunID != "" {
+			inv.RunID = cfg.RunID
+		}
+	}
+	var src storage.Store
+	needCount := c.Bool("array")
+	if inv == nil || (needCount && !inv.Counted) {
+		fmt.Fprintf(os.Stderr, "listing prefixes of %s...\n", cfg.Source)
+		fresh, st, err := planner.Survey(ctx, cfg, needCount)
+		if err != nil {
+			return nil, "", err
+		}
+		if inv != nil {
+			fresh.RunID = inv.RunID
+		}
+		inv, src = fresh, st
+	}
+	var work *runspec.Work
+	if c.Bool("array") {
+		if src == nil {
+			var err error
+			if src, err = storage.Open(ctx, cfg.Source, storage.OpenOptions{RequesterPays: cfg.RequesterPays}); err != nil {
+				return nil, "", err
+			}
+		}
+		perImage := cfg.SecondsPerImage / float64(max(1, c.Int("job-vcpus")))
+		avgBytes := float64(inv.Bytes) / float64(max(1, inv.Objects))
+		cfg.ShardBytes = max(1, int64(c.Float64("shard-minutes")*60/perImage*avgBytes))
+		var err error
+		if work, err = planner.Arrays(ctx, cfg, inv, src); err != nil {
+			return nil, "", err
+		}
+	} else {
+		work = planner.PerPrefix(cfg, inv)
+	}
+	fmt.Fprintf(os.Stderr, "run %s: %d jobs over %d prefixes\n", inv.RunID, len(work.Jobs), len(inv.Prefixes))
+	return work, inv.RunID, nil
+}
+
+// submit hands the work to the executor, saves the run record and says
+// what happened and what to do next.
+func submit(ctx context.Context, exec runspec.Executor, rec *runspec.Record, work *runspec.Work, verb string) error {
+	label := "submitting"
+	if rec.Executor == "local" {
+		label = "jobs"
+	}
+	line := newLine(label)
+	started := time.Now()
+	out, err := exec.Submit(ctx, rec, work, line.Update)
+	line.End()
+	if serr := rec.Save(context.WithoutCancel(ctx)); serr != nil && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	if !out.Finished {
+		fmt.Printf("run %s: %d jobs %s, %d already queued, running or done\n", rec.RunID, out.Submitted, verb, out.Skipped)
+		fmt.Printf("watch it: submit status --run %s --dest %s --watch\n", rec.RunID, rec.Dest)
+		return nil
+	}
+	rebuildContactSheet(ctx, rec.Dest)
+	fmt.Printf("run %s: %d of %d jobs succeeded in %.1fs; logs in %s\n", rec.RunID, len(work.Jobs)-len(out.Failed), len(work.Jobs),
+		time.Since(started).Seconds(), out.Logs)
+	for _, f := range out.Failed {
+		fmt.Printf("  failed %s (%s): %s; log %s\n", f.Name, f.Parameters["prefix"], f.Reason, f.Log)
+	}
+	if len(out.Failed) > 0 {
+		return cli.Exit(fmt.Sprintf("%d jobs failed: 'submit retry --run %s --dest %s' reruns them", len(out.Failed), rec.RunID, rec.Dest), 1)
+	}
+	return nil
+}
+
+// rebuildContactSheet makes the front page hold every job of the
+// destination once a run's jobs have ended.
+func rebuildContactSheet(ctx context.Context, dest string) {
+	st, err := storage.Open(ctx, dest, storage.OpenOptions{})
+	if err != nil {
+		return
+	}
+	if err := contactsheet.RebuildIndex(ctx, st); err == nil {
+		fmt.Printf("contact sheet: %s%s\n", st.URL(), contactsheet.Index)
+	}
+}
