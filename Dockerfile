@@ -1,7 +1,7 @@
 # quicklook job image: bin/job built with cgo against Debian's GDAL, run on
 # slim Debian with only the runtime libraries it links.
 
-FROM golang:1.24-bookworm AS build
+FROM golang:1.25-bookworm AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libgdal-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*

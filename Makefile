@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all setup build demo test bench soak fuzz s3-start s3-stop synth clean
+.PHONY: all setup build demo test image-check bench soak fuzz s3-start s3-stop synth clean
 
 all: build
 
@@ -19,8 +19,15 @@ demo: build
 
 ## test: every test, with real GDAL on real files, a real S3 server and a real browser
 test: setup
-	@scripts/setup.sh curl chromium python3
+	@scripts/setup.sh curl chromium python3 python3-jsonschema mmdebstrap
 	scripts/test.sh
+
+## image-check: build the Dockerfile's runtime root filesystem from Debian's packages (no
+## container engine needed) and run the job in it as the image would, from a folder and from S3
+image-check: setup
+	@scripts/setup.sh curl mmdebstrap
+	scripts/s3-server.sh start
+	eval "$$(scripts/s3-server.sh env)" && go test -count=1 -v -run '^TestImageRunsTheJob$$' ./scripts/imagecheck; status=$$?; scripts/s3-server.sh stop; exit $$status
 
 ## s3-start / s3-stop: the local S3-compatible server (eval "$$(scripts/s3-server.sh env)")
 s3-start: setup

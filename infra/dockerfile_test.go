@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,54 +8,41 @@ import (
 	"strings"
 	"testing"
 
+	"quicklook/internal/dockerfile"
 	"quicklook/internal/testenv"
 )
 
-// stages splits the Dockerfile into its stages' instructions (continuation
-// lines joined).
-func stages(t *testing.T) [][]string {
+func stages(t *testing.T) (build, runtime dockerfile.Stage) {
 	t.Helper()
-	f, err := os.Open("../Dockerfile")
+	st, err := dockerfile.Read("../Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out [][]string
-	var cur string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		cur += " " + strings.TrimSuffix(line, "\\")
-		if strings.HasSuffix(line, "\\") {
-			continue
-		}
-		instr := strings.TrimSpace(cur)
-		cur = ""
-		if strings.HasPrefix(instr, "FROM ") {
-			out = append(out, nil)
-		}
-		out[len(out)-1] = append(out[len(out)-1], instr)
+	if len(st) != 2 {
+		t.Fatalf("%d stages, want build and runtime", len(st))
 	}
-	return out
+	return st[0], st[1]
 }
 
-// aptPackages are the packages RUN apt-get install lines of a stage name.
-func aptPackages(stage []string) []string {
-	var pkgs []string
-	re := regexp.MustCompile(`apt-get install((?:\s+[^&;|]+))`)
-	for _, in := range stage {
-		for _, m := range re.FindAllStringSubmatch(in, -1) {
-			for _, w := range strings.Fields(m[1]) {
-				if !strings.HasPrefix(w, "-") {
-					pkgs = append(pkgs, w)
-				}
-			}
-		}
+// The build stage's Go is the one go.mod asks for: its golang image sets
+// GOTOOLCHAIN=local, so an older Go refuses to build the module at all.
+func TestBuildStageGoMatchesGoMod(t *testing.T) {
+	build, _ := stages(t)
+	mod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return pkgs
+	want := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindSubmatch(mod)
+	if want == nil {
+		t.Fatal("go.mod has no go line")
+	}
+	if regexp.MustCompile(`(?m)^toolchain `).Match(mod) {
+		t.Error("go.mod names a toolchain: the image would download it")
+	}
+	got := regexp.MustCompile(`^golang:(\d+\.\d+)(\.\d+)?-bookworm$`).FindStringSubmatch(build.From)
+	if got == nil || got[1] != string(want[1]) {
+		t.Fatalf("build stage FROM %s: want golang:%s-bookworm (go.mod says go %s)", build.From, want[1], want[1])
+	}
 }
 
 // The runtime stage must hold every shared library the job links: build the
@@ -67,27 +53,18 @@ func TestRuntimeImageHasEveryLinkedLibrary(t *testing.T) {
 	for _, tool := range []string{"ldd", "dpkg", "apt-cache", "go"} {
 		testenv.Tool(t, tool)
 	}
-	st := stages(t)
-	if len(st) != 2 {
-		t.Fatalf("%d stages, want build and runtime", len(st))
+	build, runtime := stages(t)
+	if runtime.From != "debian:bookworm-slim" || !strings.HasSuffix(build.From, "-bookworm") {
+		t.Fatalf("stages %q / %q: both must be Debian bookworm (GDAL 3.6)", build.From, runtime.From)
 	}
-	build, runtime := st[0], st[1]
-	if !strings.Contains(runtime[0], "debian:bookworm-slim") || !strings.Contains(build[0], "bookworm") {
-		t.Fatalf("stages %q / %q: both must be Debian bookworm (GDAL 3.6)", build[0], runtime[0])
-	}
-	joined := strings.Join(runtime, "\n")
+	joined := strings.Join(runtime.Instructions, "\n")
 	for _, want := range []string{`ENTRYPOINT ["/usr/local/bin/job"]`, "USER 10001", "ca-certificates"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("runtime stage lacks %s", want)
 		}
 	}
 	// The build command, as written, with the output redirected here.
-	var goBuild string
-	for _, in := range build {
-		if i := strings.Index(in, "CGO_ENABLED=1 go build"); i >= 0 {
-			goBuild = in[i:]
-		}
-	}
+	goBuild := build.GoBuild()
 	if goBuild == "" || !strings.HasSuffix(goBuild, "./job") {
 		t.Fatalf("no cgo build of ./job in the build stage")
 	}
@@ -102,7 +79,7 @@ func TestRuntimeImageHasEveryLinkedLibrary(t *testing.T) {
 	}
 
 	allowed := map[string]bool{}
-	runtimePkgs := aptPackages(runtime)
+	runtimePkgs := runtime.AptPackages()
 	args := append([]string{"depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts",
 		"--no-breaks", "--no-replaces", "--no-enhances"}, runtimePkgs...)
 	deps, err := exec.Command("apt-cache", args...).Output()

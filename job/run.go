@@ -269,7 +269,7 @@ func report(log *slog.Logger, res *engine.Result, cfg engine.Config) {
 		procs = pool.Stats()
 		log.Info("render processes", "started", procs.Started, "died", procs.Died, "killed", procs.Killed)
 	}
-	log.Info("summary", "sources", s.Sources, "created", s.Created, "updated", s.Updated, "skipped", s.Skipped,
+	log.Info("summary", "sources", s.Sources, "parts", s.Parts, "created", s.Created, "updated", s.Updated, "skipped", s.Skipped,
 		"failed", s.Failed, "pruned", s.Pruned, "ignored", s.Ignored, "failures_by_class", s.FailuresByClass,
 		"bytes_read", s.BytesRead, "seconds", secs, "exit_code", res.ExitCode, "manifest", s.Manifest)
 	if logging.InBatch() {
@@ -286,6 +286,9 @@ func report(log *slog.Logger, res *engine.Result, cfg engine.Config) {
 	}
 	fmt.Printf("%s: %d created, %d updated, %d up to date, %d failed, %d pruned (%d images", displayPrefix(s.Prefix),
 		s.Created, s.Updated, s.Skipped, s.Failed, s.Pruned, s.Sources)
+	if s.Parts > 0 {
+		fmt.Printf(", %d parts", s.Parts)
+	}
 	if s.Ignored > 0 {
 		fmt.Printf(", %d other objects ignored", s.Ignored)
 	}

@@ -21,16 +21,28 @@ import (
 func urlCommand(code *int) *cli.Command {
 	return &cli.Command{
 		Name:  "url",
-		Usage: "print thumbnail URLs of source keys, or set them in search-index entries (JSON or NDJSON)",
+		Usage: "print thumbnail URLs of source keys, or set them in search-index entries (JSON or NDJSON) or STAC Items",
 		UsageText: "job url --url-base https://d123.cloudfront.net al/2013/1m/30085/m_3008501_ne_16_1_20130928.tif\n" +
 			"   job url --url-base https://d123.cloudfront.net --json entry.json > pointed.json\n" +
-			"   job url --url-base https://d123.cloudfront.net --json --check manifest --dest s3://THUMBS/ < entries.ndjson",
+			"   job url --url-base https://d123.cloudfront.net --json --check manifest --dest s3://THUMBS/ < entries.ndjson\n" +
+			"   job url --url-base https://d123.cloudfront.net --stac items.json > items-with-thumbnails.json",
+		Description: "Keys: one URL per key, in order (an empty line for a key without a thumbnail, with --check).\n" +
+			"--json: each entry gets --url-field from the key at --key-field.\n" +
+			"--stac: each STAC Item (an Item, an ItemCollection, or one Item per line) gets assets.thumbnail\n" +
+			"(href, type, roles [\"thumbnail\"]) and one asset thumbnail-NAME per further --profile; the source\n" +
+			"key comes from the href of --stac-asset (default: image, visual, or the first GeoTIFF asset):\n" +
+			"s3://BUCKET/KEY, https URLs of S3 buckets and Azure blob containers, or what follows --stac-href-prefix.\n" +
+			"An existing thumbnail asset is replaced. Entries and items that cannot be pointed pass through\n" +
+			"unchanged, with a warning, and are counted on stderr.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "url-base", EnvVars: env("URL_BASE"), Usage: "where the thumbnail bucket is served (the stack's UrlBase output)"},
-			&cli.StringFlag{Name: "profile", EnvVars: env("URL_PROFILE"), Value: naming.DefaultProfile.String(), Usage: "which thumbnail (NAME:SIZE:FORMAT)"},
+			&cli.StringSliceFlag{Name: "profile", EnvVars: env("URL_PROFILE"), Value: cli.NewStringSlice(naming.DefaultProfile.String()), Usage: "which thumbnail (NAME:SIZE:FORMAT); with --stac, repeat it for more assets"},
 			&cli.BoolFlag{Name: "json", Usage: "filter mode: read entries from the files given (or stdin), write them to stdout, one per line"},
 			&cli.StringFlag{Name: "key-field", EnvVars: env("KEY_FIELD"), Value: "entry.fields.fs_key", Usage: "dotted path of the source key in an entry"},
 			&cli.StringFlag{Name: "url-field", EnvVars: env("URL_FIELD"), Value: "entry.fields.image_url", Usage: "dotted path of the URL to set"},
+			&cli.BoolFlag{Name: "stac", Usage: "filter mode for STAC Items: read them from the files given (or stdin), write them to stdout"},
+			&cli.StringFlag{Name: "stac-asset", EnvVars: env("STAC_ASSET"), Usage: "the asset whose href is the source image (default: image, visual, or the first GeoTIFF asset)"},
+			&cli.StringFlag{Name: "stac-href-prefix", EnvVars: env("STAC_HREF_PREFIX"), Usage: "cut this from the source href to get the source key (for hrefs that are not s3:// or an S3/Azure https URL)"},
 			&cli.StringFlag{Name: "check", EnvVars: env("CHECK"), Value: "none", Usage: "point only at thumbnails that exist: none, manifest (the run manifests under --dest) or head (one HEAD each)"},
 			&cli.StringFlag{Name: "dest", EnvVars: env("DEST"), Usage: "the thumbnail store, for --check"},
 		},
@@ -49,9 +61,38 @@ func urlMain(c *cli.Context) int {
 	if c.String("url-base") == "" {
 		return fail(runspec.ExitUsage, "--url-base is required")
 	}
-	p, err := naming.ParseProfile(c.String("profile"))
+	if c.Bool("json") && c.Bool("stac") {
+		return fail(runspec.ExitUsage, "give --json or --stac, not both")
+	}
+	profiles, err := naming.ParseProfiles(splitList(c.StringSlice("profile")))
 	if err != nil {
 		return fail(runspec.ExitUsage, "%v", err)
+	}
+	if len(profiles) > 1 && !c.Bool("stac") {
+		return fail(runspec.ExitUsage, "several --profile values make several STAC assets: give one without --stac")
+	}
+	exists, err := checker(c)
+	if err != nil {
+		return fail(runspec.ExitUsage, "%v", err)
+	}
+	warn := func(s string) { fmt.Fprintln(os.Stderr, "job url: warning:", s) }
+	if !c.Bool("json") && !c.Bool("stac") {
+		return urlsOfKeys(c, profiles[0], exists, fail)
+	}
+	in, closeAll, err := inputs(c.Args().Slice())
+	if err != nil {
+		return fail(runspec.ExitUsage, "%v", err)
+	}
+	defer closeAll()
+	if c.Bool("stac") {
+		st, err := indexer.FilterSTAC(in, os.Stdout, indexer.STACOptions{URLBase: c.String("url-base"), Profiles: profiles,
+			Asset: c.String("stac-asset"), HrefPrefix: c.String("stac-href-prefix"), Exists: exists, Warn: warn})
+		fmt.Fprintf(os.Stderr, "job url: %d items: %d pointed at thumbnails (%d thumbnail assets replaced), %d without a source asset, %d without a thumbnail yet\n",
+			st.Items, st.Pointed, st.Replaced, st.NoSource, st.NoThumbnail)
+		if err != nil {
+			return fail(1, "%v", err)
+		}
+		return 0
 	}
 	keyField, err := indexer.ParsePath(c.String("key-field"))
 	if err != nil {
@@ -61,57 +102,65 @@ func urlMain(c *cli.Context) int {
 	if err != nil {
 		return fail(runspec.ExitUsage, "--url-field: %v", err)
 	}
-	exists, err := checker(c)
-	if err != nil {
-		return fail(runspec.ExitUsage, "%v", err)
-	}
-	if !c.Bool("json") {
-		if c.NArg() == 0 {
-			return fail(runspec.ExitUsage, "give source keys, or --json to filter entries")
-		}
-		missing := 0
-		for _, key := range c.Args().Slice() {
-			if exists != nil {
-				ok, err := exists(naming.OutputKey("", key, p))
-				if err != nil {
-					return fail(runspec.ExitTransient, "%v", err)
-				}
-				if !ok {
-					missing++
-					fmt.Println() // keep one line per key
-					fmt.Fprintf(os.Stderr, "job url: %s has no thumbnail yet\n", key)
-					continue
-				}
-			}
-			fmt.Println(indexer.URL(c.String("url-base"), p, key))
-		}
-		if missing > 0 {
-			return 1
-		}
-		return 0
-	}
-	opts := indexer.Options{URLBase: c.String("url-base"), Profile: p, KeyField: keyField, URLField: urlField, Exists: exists,
-		Warn: func(s string) { fmt.Fprintln(os.Stderr, "job url: warning:", s) }}
-	var in io.Reader = bufio.NewReader(os.Stdin)
-	if c.NArg() > 0 {
-		var readers []io.Reader
-		for _, f := range c.Args().Slice() {
-			fh, err := os.Open(f)
-			if err != nil {
-				return fail(runspec.ExitUsage, "%v", err)
-			}
-			defer fh.Close()
-			readers = append(readers, fh)
-		}
-		in = io.MultiReader(readers...)
-	}
-	st, err := indexer.Filter(in, os.Stdout, opts)
+	st, err := indexer.Filter(in, os.Stdout, indexer.Options{URLBase: c.String("url-base"), Profile: profiles[0],
+		KeyField: keyField, URLField: urlField, Exists: exists, Warn: warn})
 	fmt.Fprintf(os.Stderr, "job url: %d entries: %d pointed at thumbnails, %d without a source key, %d without a thumbnail yet\n",
 		st.Entries, st.Pointed, st.NoKey, st.NoThumbnail)
 	if err != nil {
 		return fail(1, "%v", err)
 	}
 	return 0
+}
+
+// urlsOfKeys prints one URL per key given on the command line.
+func urlsOfKeys(c *cli.Context, p naming.Profile, exists func(string) (bool, error), fail func(int, string, ...any) int) int {
+	if c.NArg() == 0 {
+		return fail(runspec.ExitUsage, "give source keys, or --json or --stac to filter documents")
+	}
+	missing := 0
+	for _, key := range c.Args().Slice() {
+		if exists != nil {
+			ok, err := exists(naming.OutputKey("", key, p))
+			if err != nil {
+				return fail(runspec.ExitTransient, "%v", err)
+			}
+			if !ok {
+				missing++
+				fmt.Println() // keep one line per key
+				fmt.Fprintf(os.Stderr, "job url: %s has no thumbnail yet\n", key)
+				continue
+			}
+		}
+		fmt.Println(indexer.URL(c.String("url-base"), p, key))
+	}
+	if missing > 0 {
+		return 1
+	}
+	return 0
+}
+
+// inputs reads the files given, one after the other, or stdin.
+func inputs(files []string) (io.Reader, func(), error) {
+	if len(files) == 0 {
+		return bufio.NewReader(os.Stdin), func() {}, nil
+	}
+	var readers []io.Reader
+	var opened []*os.File
+	closeAll := func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		opened = append(opened, f)
+		readers = append(readers, f)
+	}
+	return io.MultiReader(readers...), closeAll, nil
 }
 
 // checker returns how to tell whether a thumbnail exists, or nil for no check.

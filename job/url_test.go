@@ -118,6 +118,25 @@ func TestURLCheckAgainstARealRunOnS3(t *testing.T) {
 	if r.code != 1 || r.stdout != "\n"+base+"/al/2013/m_1.thumb.jpg\n" {
 		t.Fatalf("head check on keys: exit %d %q", r.code, r.stdout)
 	}
+
+	// STAC Items of the same objects: only those with a thumbnail are pointed
+	// (the manifests still vouch for the deleted one; a HEAD does not).
+	var items strings.Builder
+	for _, k := range append(keys, "al/2013/never_rendered.tif") {
+		fmt.Fprintf(&items, `{"type":"Feature","stac_version":"1.0.0","id":%q,"geometry":null,"links":[],"properties":{"datetime":"2013-09-28T00:00:00Z"},`+
+			`"assets":{"image":{"href":"%s/%s","type":"image/tiff; application=geotiff"}}}`+"\n", k, srcLoc, k)
+	}
+	for mode, pointed := range map[string]int{"manifest": 3, "head": 2} {
+		cmd := exec.Command(jobBin, "url", "--stac", "--url-base", base, "--check", mode, "--dest", dstLoc)
+		cmd.Stdin = strings.NewReader(items.String())
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		want := fmt.Sprintf("4 items: %d pointed at thumbnails (0 thumbnail assets replaced), 0 without a source asset, %d without a thumbnail yet", pointed, 4-pointed)
+		if err != nil || strings.Count(string(out), `"roles":["thumbnail"]`) != pointed || !strings.Contains(stderr.String(), want) {
+			t.Fatalf("--stac --check %s: %v\n%s\n%s", mode, err, out, stderr.String())
+		}
+	}
 }
 
 func TestVoyagerStepDelegatesToTheJob(t *testing.T) {

@@ -104,7 +104,7 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 		// empty folder: say so, and do not let Batch retry it.
 		return nil, &ConfigError{fmt.Errorf("nothing under %s in %s: check --prefix", describe(c.Ranges), c.Source.URL())}
 	}
-	log.Info("listed source", "sources", len(l.sources), "ignored", l.ignored, "prefix", c.Prefix, "ranges", len(c.Ranges))
+	log.Info("listed source", "sources", len(l.sources), "parts", l.parts, "ignored", l.ignored, "prefix", c.Prefix, "ranges", len(c.Ranges))
 	destObjs := map[string]storage.Object{}
 	for _, prefix := range c.prefixes() {
 		err = c.Dest.List(work, prefix, "", func(e storage.Entry) error {
@@ -132,7 +132,9 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 			continue
 		}
 		if len(it.todo) == 0 {
-			records = append(records, manifest.Record{Key: it.obj.Key, ETag: it.obj.ETag, Size: it.obj.Size, Status: manifest.Skipped, Outputs: it.kept})
+			rec := it.record(manifest.Skipped)
+			rec.Outputs = it.kept
+			records = append(records, rec)
 			continue
 		}
 		todo = append(todo, it)
@@ -161,7 +163,7 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 			transient++
 		}
 	}
-	sum.Ignored = l.ignored
+	sum.Ignored, sum.Parts = l.ignored, l.parts
 	sum.Interrupted = stop.Err() != nil
 	sum.Finished = time.Now()
 	dataFailures := sum.Failed - transient
@@ -272,8 +274,9 @@ feed:
 	wg.Wait()
 	for i := started; i < len(todo); i++ {
 		it := todo[i]
-		results[i] = manifest.Record{Key: it.obj.Key, ETag: it.obj.ETag, Size: it.obj.Size, Status: manifest.Failed,
-			ErrorClass: ClassInterrupted, Error: "the run was stopped before this item started", Outputs: it.kept}
+		results[i] = it.record(manifest.Failed)
+		results[i].ErrorClass, results[i].Error = ClassInterrupted, "the run was stopped before this item started"
+		results[i].Outputs = it.kept
 	}
 	return results
 }
@@ -281,7 +284,8 @@ feed:
 // renderOne renders and writes one item's missing outputs.
 func (c *Config) renderOne(ctx context.Context, it *item) manifest.Record {
 	t0 := time.Now()
-	rec := manifest.Record{Key: it.obj.Key, ETag: it.obj.ETag, Size: it.obj.Size, Settings: c.Render.RunHash()}
+	rec := it.record("")
+	rec.Settings = c.Render.RunHash()
 	fail := func(class, msg string) manifest.Record {
 		rec.Status, rec.ErrorClass, rec.Error = manifest.Failed, class, msg
 		rec.Millis = time.Since(t0).Milliseconds()

@@ -353,10 +353,13 @@ func TestSidecarOverviewsFromTheListing(t *testing.T) {
 	src, _ := storage.OpenLocal(filepath.Join(root, "src"), false)
 	dst, _ := storage.OpenLocal(filepath.Join(root, "dst"), true)
 	res := runJob(t, Config{Source: src, Dest: dst, Prefix: "x/", Concurrency: 1})
-	if res.Summary.Sources != 1 || res.Summary.Ignored != 1 {
-		t.Fatalf("the .ovr sidecar is not a source: %+v", res.Summary)
+	if res.Summary.Sources != 1 || res.Summary.Parts != 1 || res.Summary.Ignored != 0 {
+		t.Fatalf("the .ovr sidecar is not a source but a part: %+v", res.Summary)
 	}
 	r := byKey(readManifest(t, dst, res.Summary.Manifest))["x/image_external.tif"]
+	if len(r.Parts) != 1 || r.Parts[0] != "x/image_external.tif.ovr" {
+		t.Errorf("parts %v, want the .ovr", r.Parts)
+	}
 	if r.Level == nil || *r.Level == 0 {
 		t.Fatalf("sidecar overviews not used: %+v", r)
 	}

@@ -23,7 +23,8 @@ const (
 // item is one source object and what it needs.
 type item struct {
 	obj      storage.Object
-	siblings []string         // sidecar keys (.ovr, .msk, .aux.xml) from the listing
+	siblings []string         // keys beside it GDAL may open (x.tif.ovr, x.aux.xml, an MRF's x.idx and x.lrc)
+	parts    []string         // the siblings that are parts of it (sidecars), for the manifest
 	sizes    map[string]int64 // the object's and its sidecars' sizes, from the listing
 	todo     []naming.Profile // profiles to render; empty when up to date
 	existing bool             // some output already existed (updated, not created)
@@ -33,12 +34,18 @@ type item struct {
 	failed *manifest.Record
 }
 
+// record starts the item's manifest line.
+func (it *item) record(status manifest.Status) manifest.Record {
+	return manifest.Record{Key: it.obj.Key, ETag: it.obj.ETag, Size: it.obj.Size, Parts: it.parts, Status: status}
+}
+
 // listing is what one listing of the source prefix shows.
 type listing struct {
 	sources []storage.Object
 	sizes   map[string]int64 // every listed key, sources and sidecars
 	all     []string         // every listed key, sorted
 	ignored int
+	parts   int // sidecars: parts of images, not images themselves
 }
 
 // prefixes are the distinct prefixes of the ranges, in order.
@@ -87,6 +94,8 @@ func (c *Config) listSource(ctx context.Context) (*listing, error) {
 			case sources.Own:
 			case sources.Image:
 				l.sources = append(l.sources, e.Object)
+			case sources.Sidecar:
+				l.parts++
 			default:
 				l.ignored++
 			}
@@ -141,6 +150,9 @@ func (c *Config) worklist(ctx context.Context, l *listing, destObjs map[string]s
 		it := &item{obj: src, siblings: l.siblingsOf(src.Key), sizes: map[string]int64{src.Key: src.Size}}
 		for _, s := range it.siblings {
 			it.sizes[s] = l.sizes[s]
+			if r, _ := c.rangeOf(src.Key); c.Filter.Kind(r.Prefix, s) == sources.Sidecar {
+				it.parts = append(it.parts, s)
+			}
 		}
 		rec, known := last[src.Key]
 		if known && rec.Status == manifest.Failed && rec.ETag == src.ETag && rec.Settings == c.Render.RunHash() && permanent(rec.ErrorClass) {

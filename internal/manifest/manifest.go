@@ -45,6 +45,7 @@ type Record struct {
 	Key        string   `json:"key"`
 	ETag       string   `json:"etag,omitempty"`
 	Size       int64    `json:"size"`
+	Parts      []string `json:"parts,omitempty"` // sidecars read with it (x.tif.ovr; an MRF's index and data)
 	Status     Status   `json:"status"`
 	ErrorClass string   `json:"error_class,omitempty"`
 	Error      string   `json:"error,omitempty"`
@@ -70,7 +71,8 @@ type Summary struct {
 	Skipped         int            `json:"skipped"`
 	Failed          int            `json:"failed"`
 	Pruned          int            `json:"pruned"`
-	Ignored         int            `json:"ignored"` // listed objects that are not images to render
+	Parts           int            `json:"parts"`   // listed sidecars: parts of images, not images themselves
+	Ignored         int            `json:"ignored"` // other listed objects that are not images to render
 	FailuresByClass map[string]int `json:"failures_by_class,omitempty"`
 	BytesRead       int64          `json:"bytes_read"`
 	BytesWritten    int64          `json:"bytes_written"`

@@ -125,6 +125,8 @@ func forEach[T any](ctx context.Context, items []string, n int, fn func(string) 
 }
 
 // Count lists each prefix whole and counts the images the filter accepts.
+// An image's bytes are its own and its parts' (an MRF's header is 1 KB, its
+// data file gigabytes; an external .ovr is read too).
 func Count(ctx context.Context, st storage.Store, prefixes []string, filter sources.Filter, parallel int) ([]Sized, error) {
 	if parallel <= 0 {
 		parallel = 8
@@ -132,8 +134,11 @@ func Count(ctx context.Context, st storage.Store, prefixes []string, filter sour
 	return forEach(ctx, prefixes, parallel, func(p string) ([]Sized, error) {
 		s := Sized{Range: planfile.Range{Prefix: p}}
 		err := st.List(ctx, p, "", func(e storage.Entry) error {
-			if filter.IsImage(p, e.Key) {
+			switch filter.Kind(p, e.Key) {
+			case sources.Image:
 				s.Objects++
+				s.Bytes += e.Size
+			case sources.Sidecar:
 				s.Bytes += e.Size
 			}
 			return nil
@@ -148,23 +153,31 @@ func Split(ctx context.Context, st storage.Store, prefix string, target int64, f
 	var out []Sized
 	cur := Sized{Range: planfile.Range{Prefix: prefix}}
 	var last string
+	var parts int64 // sidecar bytes since the last image: they go with the next
 	err := st.List(ctx, prefix, "", func(e storage.Entry) error {
-		if !filter.IsImage(prefix, e.Key) {
+		switch filter.Kind(prefix, e.Key) {
+		case sources.Sidecar:
+			parts += e.Size
+			return nil
+		case sources.Image:
+		default:
 			return nil
 		}
-		if cur.Objects > 0 && cur.Bytes+e.Size > target {
+		if cur.Objects > 0 && cur.Bytes+parts+e.Size > target {
 			cur.Until = last
 			out = append(out, cur)
 			cur = Sized{Range: planfile.Range{Prefix: prefix, StartAfter: last}}
 		}
 		cur.Objects++
-		cur.Bytes += e.Size
+		cur.Bytes += parts + e.Size
+		parts = 0
 		last = e.Key
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	cur.Bytes += parts
 	if cur.Objects > 0 || len(out) == 0 {
 		out = append(out, cur)
 	}

@@ -184,3 +184,24 @@ func TestSplitAndPackKeepEveryShardUnderTheTarget(t *testing.T) {
 	}
 	t.Logf("%d prefixes -> %d pieces -> %d shards", len(sized), len(pieces), len(shards))
 }
+
+// An MRF is one image, as large as its parts: its 1 KB header says nothing
+// of the gigabytes a child will read.
+func TestCountSizesAnMRFByItsParts(t *testing.T) {
+	st := tree(t, map[string]int64{
+		"al/2013/m_1.mrf": 1000, "al/2013/m_1.idx": 2000, "al/2013/m_1.lrc": 300 << 20,
+		"al/2013/m_2.tif": 100 << 20, "al/2013/m_2.tif.ovr": 10 << 20, "al/2013/readme.txt": 10,
+	})
+	filter, _ := sources.New("", nil)
+	got, err := planner.Count(context.Background(), st, []string{"al/2013/"}, filter, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(1000 + 2000 + 300<<20 + 100<<20 + 10<<20); got[0].Objects != 2 || got[0].Bytes != want {
+		t.Fatalf("counted %d images, %d bytes; want 2 and %d", got[0].Objects, got[0].Bytes, want)
+	}
+	pieces, err := planner.Split(context.Background(), st, "al/2013/", 200<<20, filter)
+	if err != nil || len(pieces) != 2 || pieces[0].Bytes != 1000+2000+300<<20 || pieces[0].Objects != 1 {
+		t.Fatalf("split by parts: %+v, %v", pieces, err)
+	}
+}

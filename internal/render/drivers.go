@@ -17,11 +17,16 @@ import (
 
 // referencing drivers read files or URLs named inside the file they open: a
 // hostile object could make them read the machine's own files or call out to
-// the network, so they never open sources, whatever the extension.
+// the network, so they never open sources, whatever the extension. MRF names
+// its index and data files too, but its header is checked before GDAL opens
+// it (see references.go), so it may.
 var referencing = map[string]bool{
 	"VRT": true, "WMS": true, "WMTS": true, "STACTA": true, "STACIT": true,
 	"OGCAPI": true, "DAAS": true, "EEDAI": true, "PLMOSAIC": true, "DERIVED": true,
-	"GTI": true, "MEM": true,
+	"GTI": true, "MEM": true, "KMLSUPEROVERLAY": true, "ISIS2": true, "ISIS3": true,
+	"PDS": true, "PDS4": true, "ERS": true, "PCIDSK": true, "ILWIS": true, "SDTS": true,
+	"ESRIC": true, "DIMAP": true, "SAFE": true, "SENTINEL2": true, "RS2": true,
+	"ECRGTOC": true, "RPFTOC": true, "WCS": true, "HTTP": true, "ESRIJSON": true,
 }
 
 // driversFor lists the registered raster drivers that declare one of exts

@@ -130,6 +130,12 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 	defer cache.wait()
 	vpath, detach := attach(cache, key, siblings...)
 	defer detach()
+	if err := checkReferences(cache, key, siblings); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		return nil, err
+	}
 
 	// SiblingFiles() with no names lets GDAL ask /vsiql/ for them (see vsi.go).
 	ds, err := godal.Open(vpath, godal.RasterOnly(), godal.Drivers(drivers...), godal.SiblingFiles(), godal.ErrLogger(diag.lenient))

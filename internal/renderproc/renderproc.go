@@ -74,7 +74,8 @@ func (p InProcess) Render(ctx context.Context, it Item) (*render.Result, int64, 
 	return out.res, src.bytes.Load(), out.err
 }
 
-// itemSource serves one item's object and sidecars to the renderer, counts
+// itemSource serves one item's object and sidecars (and nothing else of
+// the source) to the renderer, counts
 // the bytes read and applies the item's deadline to every read. Sizes come
 // from the listing, so GDAL's probes for sidecars cost no request.
 type itemSource struct {
@@ -92,6 +93,10 @@ func (s *itemSource) Size(key string) (int64, error) {
 }
 
 func (s *itemSource) ReadAt(key string, p []byte, off int64) (int, error) {
+	if _, listed := s.sizes[key]; !listed {
+		// Only the item and its listed parts: no other object of the source.
+		return 0, fs.ErrNotExist
+	}
 	n, err := s.store.ReadAt(s.ctx, key, p, off)
 	s.bytes.Add(int64(n))
 	return n, err

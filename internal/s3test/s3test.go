@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -95,4 +96,22 @@ func PutAll(t testing.TB, st storage.Store, objects map[string][]byte) {
 	if err := storage.PutAll(context.Background(), st, objects, 16); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// PutFolder writes every file under dir, keyed by its path relative to dir.
+func PutFolder(t testing.TB, st storage.Store, dir string) {
+	t.Helper()
+	objects := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		objects[filepath.ToSlash(rel)], err = os.ReadFile(p)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	PutAll(t, st, objects)
 }

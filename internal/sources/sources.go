@@ -14,11 +14,17 @@ import (
 )
 
 // DefaultExtensions are the source extensions rendered unless told otherwise.
-var DefaultExtensions = []string{"tif", "tiff", "jpg", "jpeg", "png", "webp", "jp2", "gif"}
+var DefaultExtensions = []string{"tif", "tiff", "jpg", "jpeg", "png", "webp", "jp2", "gif", "mrf"}
 
 // sidecarSuffixes are files GDAL reads beside an image (external overviews,
-// masks, auxiliary metadata): parts of an image, never images themselves.
-var sidecarSuffixes = []string{".ovr", ".msk", ".aux.xml"}
+// masks, auxiliary metadata, world files): parts of an image, never images
+// themselves.
+var sidecarSuffixes = []string{".ovr", ".msk", ".aux.xml", ".tfw", ".tifw", ".jgw", ".pgw", ".wld"}
+
+// mrfParts are the extensions of an MRF's index and data files (one per
+// tile compression: PNG, JPEG, JPNG, none, DEFLATE, ZSTD, TIFF, LERC, QB3),
+// beside its .mrf header.
+var mrfParts = []string{"idx", "ppg", "pjg", "pjp", "til", "pzp", "pzs", "ptf", "lrc", "pq3"}
 
 // Kind is what a listed key is to a run.
 type Kind int
@@ -28,7 +34,7 @@ const (
 	Own                   // quicklook's own files (_quicklook/)
 	Hidden                // under a folder named .x or _x, or a file named .x
 	Thumbnail             // an output of the run's profiles written into the source tree
-	Sidecar               // a part of an image (x.tif.ovr, x.aux.xml)
+	Sidecar               // a part of an image (x.tif.ovr, x.aux.xml, an MRF's x.idx and x.lrc)
 	Other                 // anything else: not an image to render
 )
 
@@ -106,6 +112,9 @@ func (f Filter) Kind(prefix, key string) Kind {
 		if strings.HasSuffix(lower, s) {
 			return Sidecar
 		}
+	}
+	if contains(f.Extensions, "mrf") && HasExtension(key, mrfParts) {
+		return Sidecar
 	}
 	if HasExtension(key, f.Extensions) {
 		return Image

@@ -42,15 +42,28 @@ func TestKindsOfListedKeys(t *testing.T) {
 	}
 }
 
+func TestMRFPartsArePartsOnlyWhereMRFIsRendered(t *testing.T) {
+	with, _ := New("tif,mrf", nil)
+	without, _ := New("tif", nil)
+	for _, key := range []string{"al/2013/m.idx", "al/2013/m.lrc", "al/2013/m.pjg", "al/2013/m.ppg"} {
+		if with.Kind("al/", key) != Sidecar || without.Kind("al/", key) != Other {
+			t.Errorf("%s: %s with mrf, %s without", key, with.Kind("al/", key), without.Kind("al/", key))
+		}
+	}
+	if with.Kind("al/", "al/2013/m.mrf") != Image {
+		t.Error("an .mrf header is not an image")
+	}
+}
+
 func TestDefaultsAndBadExtensions(t *testing.T) {
 	f, err := New("", nil)
-	if err != nil || f.ExtensionList() != "tif,tiff,jpg,jpeg,png,webp,jp2,gif" {
+	if err != nil || f.ExtensionList() != "tif,tiff,jpg,jpeg,png,webp,jp2,gif,mrf" {
 		t.Fatalf("defaults %q, %v", f.ExtensionList(), err)
 	}
 	if _, err := New("tif,*.png", nil); err == nil {
 		t.Fatal("a glob was accepted as an extension")
 	}
-	if !f.SameExtensions("GIF, jp2,webp,png,jpeg,jpg,tiff,tif") || f.SameExtensions("tif") {
+	if !f.SameExtensions("GIF, jp2,webp,png,jpeg,jpg,tiff,tif,mrf") || f.SameExtensions("tif") {
 		t.Fatal("SameExtensions disagrees with the list")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -126,4 +127,29 @@ func RenderSeeds(t testing.TB) [][]byte {
 		}
 	}
 	return seeds
+}
+
+// MRF writes a LERC MRF with overviews (header, index, data) of a real
+// NAIP crop, upscaled to size, as dir/name.mrf; it returns the data file's size.
+func MRF(t *testing.T, dir, name string, size int) int64 {
+	t.Helper()
+	translate, addo := Tool(t, "gdal_translate"), Tool(t, "gdaladdo")
+	crop := filepath.Join(RealData(t), "geotiff/naip/m_3008501_ne_16_1_20110815.tif")
+	big := filepath.Join(t.TempDir(), "big.tif")
+	mrf := filepath.Join(dir, name+".mrf")
+	for _, c := range [][]string{
+		{translate, "-q", "-outsize", strconv.Itoa(size), strconv.Itoa(size), "-r", "bilinear", crop, big},
+		{translate, "-q", "-of", "MRF", "-co", "COMPRESS=LERC", "-co", "BLOCKSIZE=512", big, mrf},
+		{addo, "-q", "-r", "average", mrf, "2", "4", "8", "16"},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", c, err, out)
+		}
+	}
+	os.Remove(mrf + ".aux.xml")
+	st, err := os.Stat(filepath.Join(dir, name+".lrc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
 }
