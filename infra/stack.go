@@ -234,6 +234,9 @@ func NewStack(scope constructs.Construct, id string, cfg Config, props *awscdk.S
 			Command: jsii.Strings(jobCommand...), JobRole: role, ReadonlyRootFilesystem: jsii.Bool(true),
 			Environment: &map[string]*string{
 				"QUICKLOOK_CONCURRENCY": jsii.String(strconv.Itoa(4 * cfg.JobVcpus)),
+				// The job prices its run with the vCPUs it holds (an EC2
+				// container sees the host's CPUs).
+				"QUICKLOOK_VCPUS": jsii.String(strconv.Itoa(cfg.JobVcpus)),
 				"QUICKLOOK_LOG_FORMAT":  jsii.String("json"),
 				"QUICKLOOK_URL_BASE":    urlBase,
 				// GDAL keeps a cache of decoded blocks: a fraction of the job's memory.

@@ -17,6 +17,7 @@ import (
 
 	"quicklook/internal/contactsheet"
 	"quicklook/internal/engine"
+	"quicklook/internal/flagset"
 	"quicklook/internal/layout"
 	"quicklook/internal/logging"
 	"quicklook/internal/naming"
@@ -35,7 +36,7 @@ func runCommand(code *int) *cli.Command {
 		Name:      "run",
 		Usage:     "render every image under --prefix of --source into --dest, skipping what is up to date",
 		UsageText: "job run --source ./data --prefix al/2013/ --dest ./thumbs\n   job run --source s3://aws-naip --prefix al/2013/ --dest s3://THUMBS/ --requester-pays",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "source", EnvVars: env("SOURCE"), Usage: "where the images are: s3://BUCKET[/BASE/], file:///abs/path or a folder (required unless --plan names it)"},
 			&cli.StringFlag{Name: "prefix", EnvVars: env("PREFIX"), Usage: "key prefix to render, e.g. al/2013/ (empty: everything)"},
 			&cli.StringFlag{Name: "dest", EnvVars: env("DEST"), Usage: "where thumbnails go (same forms as --source); keys mirror the source keys (required unless --plan names it)"},
@@ -60,7 +61,9 @@ func runCommand(code *int) *cli.Command {
 			&cli.BoolFlag{Name: "isolate", EnvVars: env("ISOLATE"), Value: true, Usage: "render in one child process per worker, so a crash or hang in an image decoder costs that image (recorded as crashed or timeout), not the run; --isolate=false renders in this process"},
 			&cli.StringFlag{Name: "log-format", EnvVars: env("LOG_FORMAT"), Value: "auto", Usage: "auto (JSON unless on a terminal), json or text"},
 			&cli.BoolFlag{Name: "verbose", EnvVars: env("VERBOSE"), Usage: "debug logging"},
-		},
+			&cli.StringFlag{Name: "read-plan", EnvVars: env("READ_PLAN"), Value: render.PlanAuto, Usage: "how an image's bytes are fetched: sparse (only the needed ranges, a request each), bulk (the whole needed span in a few large streamed requests), or auto (whichever costs less at the prices below: requests, and the vCPU held while waiting)"},
+			flagset.VCPUs(),
+		}, flagset.Prices()...),
 		Action: func(c *cli.Context) error {
 			*code = runJob(c)
 			return nil
@@ -212,9 +215,22 @@ func configure(c *cli.Context, log *slog.Logger) (engine.Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("--dest: %w", err)
 	}
-	renderer, err := startRenderer(c, log, src, filter.Extensions)
+	prices, err := flagset.PricesFrom(c)
 	if err != nil {
 		return cfg, err
+	}
+	plan := c.String("read-plan")
+	if plan != render.PlanAuto && plan != render.PlanSparse && plan != render.PlanBulk {
+		return cfg, fmt.Errorf("--read-plan %q: auto, sparse or bulk", plan)
+	}
+	policy := render.ReadPolicy{Plan: plan, RequestUSD: prices.GET / 1000, VCPUSecondUSD: prices.VCPUSecond(),
+		Latency: time.Duration(prices.LatencyMS * float64(time.Millisecond)), BandwidthBps: prices.BandwidthMBps * 1e6}
+	renderer, err := startRenderer(c, log, src, filter.Extensions, policy)
+	if err != nil {
+		return cfg, err
+	}
+	if c.Float64("vcpus") <= 0 {
+		return cfg, fmt.Errorf("--vcpus must be positive")
 	}
 	var reporter progress.Reporter = &progress.Log{Log: log, Every: 15 * time.Second}
 	if logging.IsTerminal(os.Stderr) && !logging.InBatch() {
@@ -226,14 +242,15 @@ func configure(c *cli.Context, log *slog.Logger) (engine.Config, error) {
 		MaxFailureRate: c.Float64("max-failure-rate"), Prune: c.Bool("prune"),
 		CacheControl: c.String("cache-control"), Attempt: os.Getenv("AWS_BATCH_JOB_ATTEMPT"),
 		DrainTimeout: c.Duration("drain-timeout"), Log: log, Progress: reporter, Renderer: renderer,
+		Prices: prices, VCPUs: c.Float64("vcpus"),
 	}, nil
 }
 
 // startRenderer renders in this process, or (--isolate) in child processes
 // that share the GDAL cache and the memory limit between them.
-func startRenderer(c *cli.Context, log *slog.Logger, src storage.Store, exts []string) (renderproc.Renderer, error) {
+func startRenderer(c *cli.Context, log *slog.Logger, src storage.Store, exts []string, policy render.ReadPolicy) (renderproc.Renderer, error) {
 	workers := c.Int("concurrency")
-	rc := render.Config{CacheMB: c.Int("gdal-cache-mb"), Extensions: exts}
+	rc := render.Config{CacheMB: c.Int("gdal-cache-mb"), Extensions: exts, Read: policy}
 	if !c.Bool("isolate") {
 		if err := render.Init(rc); err != nil {
 			return nil, fmt.Errorf("--ext: %w", err)
@@ -271,7 +288,8 @@ func report(log *slog.Logger, res *engine.Result, cfg engine.Config) {
 	}
 	log.Info("summary", "sources", s.Sources, "parts", s.Parts, "created", s.Created, "updated", s.Updated, "skipped", s.Skipped,
 		"failed", s.Failed, "pruned", s.Pruned, "ignored", s.Ignored, "failures_by_class", s.FailuresByClass,
-		"bytes_read", s.BytesRead, "seconds", secs, "exit_code", res.ExitCode, "manifest", s.Manifest)
+		"bytes_read", s.BytesRead, "requests", s.Requests, "cpu_seconds", s.CPUSeconds, "vcpus", s.VCPUs,
+		"cost_usd", s.Cost.Total, "usd_per_1000_thumbnails", s.Cost.PerThousand, "seconds", secs, "exit_code", res.ExitCode, "manifest", s.Manifest)
 	if logging.InBatch() {
 		// CloudWatch reads the summary above and these metrics; stdout
 		// carries no human summary here.
@@ -281,6 +299,10 @@ func report(log *slog.Logger, res *engine.Result, cfg engine.Config) {
 			"ThumbnailBytes": float64(s.BytesWritten), "RunSeconds": secs,
 			// Decoder crashes and overruns: a rise means hostile or unusual input.
 			"RenderProcessDeaths": float64(procs.Died), "RenderProcessKills": float64(procs.Killed),
+			// What the job cost.
+			"RequestsGET": float64(s.Requests.GET), "RequestsHEAD": float64(s.Requests.HEAD), "RequestsPUT": float64(s.Requests.PUT),
+			"RequestsLIST": float64(s.Requests.LIST), "RequestsDELETE": float64(s.Requests.DELETE), "RequestsCOPY": float64(s.Requests.COPY),
+			"RenderCPUSeconds": s.CPUSeconds, "VCPUSeconds": s.WallSeconds * s.VCPUs, "CostUSD": s.Cost.Total,
 		})
 		return
 	}
@@ -303,6 +325,12 @@ func report(log *slog.Logger, res *engine.Result, cfg engine.Config) {
 	for class, n := range s.FailuresByClass {
 		fmt.Printf("  %d failed: %s\n", n, class)
 	}
+	fmt.Printf("cost: $%.6f: %s, %.1f vCPU-s held (%g vCPU x %.1fs; renders used %.1f CPU-s)", s.Cost.Total,
+		requestsText(s.Requests), s.WallSeconds*s.VCPUs, s.VCPUs, s.WallSeconds, s.CPUSeconds)
+	if rendered > 0 {
+		fmt.Printf("; $%.4f per 1,000 thumbnails", s.Cost.PerThousand)
+	}
+	fmt.Println()
 	fmt.Printf("thumbnails: %s%s\n", cfg.Dest.URL(), s.Prefix)
 	fmt.Printf("manifest:   %s%s\n", cfg.Dest.URL(), s.Manifest)
 	fmt.Printf("summary:    %s%s\n", cfg.Dest.URL(), layout.Summary(s.Manifest))
@@ -324,4 +352,18 @@ func displayPrefix(p string) string {
 		return "(all)"
 	}
 	return p
+}
+
+// requestsText is "12 requests (9 GET, 2 PUT, 1 LIST)".
+func requestsText(r storage.Requests) string {
+	var parts []string
+	for _, k := range []struct {
+		n    int64
+		kind string
+	}{{r.GET, "GET"}, {r.HEAD, "HEAD"}, {r.PUT, "PUT"}, {r.LIST, "LIST"}, {r.DELETE, "DELETE"}, {r.COPY, "COPY"}} {
+		if k.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", k.n, k.kind))
+		}
+	}
+	return fmt.Sprintf("%d requests (%s)", r.Total(), strings.Join(parts, ", "))
 }

@@ -19,6 +19,7 @@ import (
 	"quicklook/internal/manifest"
 	"quicklook/internal/naming"
 	"quicklook/internal/planfile"
+	"quicklook/internal/pricing"
 	"quicklook/internal/progress"
 	"quicklook/internal/render"
 	"quicklook/internal/renderproc"
@@ -58,6 +59,9 @@ type Config struct {
 	Progress       progress.Reporter
 	// Renderer renders items (default: in this process, from Source).
 	Renderer renderproc.Renderer
+	// Prices and VCPUs price the run in its summary (default list prices, 1).
+	Prices pricing.Prices
+	VCPUs  float64
 }
 
 // Result is the run's outcome.
@@ -93,6 +97,9 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 		sum.Ranges = c.Ranges
 	}
 
+	// Every storage call of the run is counted here (items count theirs too).
+	usage := storage.NewUsage(nil)
+	stop = storage.WithUsage(stop, usage)
 	// Bookkeeping calls use their own context so a stop does not lose the manifest.
 	work := context.WithoutCancel(stop)
 	l, err := c.listSource(work)
@@ -176,16 +183,31 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 		sum.ExitCode = runspec.ExitOK
 	}
 	stamp := manifest.Stamp(started, c.Attempt)
+	sum.Manifest = layout.Manifest(c.JobName, stamp)
 	writeCtx, cancel := context.WithTimeout(work, 30*time.Second)
 	defer cancel()
-	if err := manifest.Write(writeCtx, c.Dest, c.JobName, stamp, records, &sum); err != nil {
-		return nil, err
-	}
 	// The contact sheet is for people: a failure to write it is no failure of the run.
 	if err := contactsheet.Write(writeCtx, c.Dest, c.Source.URL(), sum, records); err != nil {
 		log.Warn("contact sheet not written", "error", err.Error())
 	}
+	// The account: every call so far, and the manifest and summary writes.
+	counts := usage.Counts()
+	counts.Requests.PUT += 2
+	c.account(&sum, counts)
+	if err := manifest.Write(writeCtx, c.Dest, c.JobName, stamp, records, &sum); err != nil {
+		return nil, err
+	}
 	return &Result{Summary: sum, ExitCode: sum.ExitCode}, nil
+}
+
+// account prices what the run used: its requests, and its vCPUs held for
+// its wall time, whether computing or waiting.
+func (c *Config) account(sum *manifest.Summary, counts storage.Counts) {
+	sum.Requests = counts.Requests
+	sum.WallSeconds = sum.Finished.Sub(sum.Started).Seconds()
+	sum.VCPUs = c.VCPUs
+	sum.Prices = c.Prices
+	sum.Cost = c.Prices.Price(sum.Requests, sum.WallSeconds*c.VCPUs, sum.Created+sum.Updated)
 }
 
 func (c Config) withDefaults() Config {
@@ -196,6 +218,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = 1
+	}
+	if c.VCPUs <= 0 {
+		c.VCPUs = 1
+	}
+	if c.Prices == (pricing.Prices{}) {
+		c.Prices = pricing.Default()
 	}
 	if c.ItemTimeout <= 0 {
 		c.ItemTimeout = 2 * time.Minute
@@ -284,11 +312,13 @@ feed:
 // renderOne renders and writes one item's missing outputs.
 func (c *Config) renderOne(ctx context.Context, it *item) manifest.Record {
 	t0 := time.Now()
+	ctx = storage.WithUsage(ctx, it.usage)
 	rec := it.record("")
 	rec.Settings = c.Render.RunHash()
 	fail := func(class, msg string) manifest.Record {
 		rec.Status, rec.ErrorClass, rec.Error = manifest.Failed, class, msg
 		rec.Millis = time.Since(t0).Milliseconds()
+		it.tally(&rec)
 		c.Log.Warn("item failed", "key", it.obj.Key, "class", class, "error", msg)
 		return rec
 	}
@@ -297,8 +327,9 @@ func (c *Config) renderOne(ctx context.Context, it *item) manifest.Record {
 	}
 	opts := c.Render
 	opts.Profiles = it.todo
-	res, n, err := c.Renderer.Render(ctx, renderproc.Item{Key: it.obj.Key, Siblings: it.siblings, Sizes: it.sizes, Options: opts, Timeout: c.ItemTimeout})
-	rec.BytesRead = n
+	res, cost, err := c.Renderer.Render(ctx, renderproc.Item{Key: it.obj.Key, Siblings: it.siblings, Sizes: it.sizes, Options: opts, Timeout: c.ItemTimeout})
+	it.usage.Add(cost.Storage)
+	rec.CPUSeconds = cost.CPU.Seconds()
 	if err != nil {
 		var de *render.Error
 		switch {
@@ -316,6 +347,7 @@ func (c *Config) renderOne(ctx context.Context, it *item) manifest.Record {
 	}
 	level := res.Level
 	rec.Level = &level
+	rec.ReadPlan = res.ReadPlan
 	rec.Outputs = append(rec.Outputs, it.kept...)
 	for _, o := range res.Outputs {
 		key := naming.OutputKey("", it.obj.Key, o.Profile)
@@ -339,6 +371,7 @@ func (c *Config) renderOne(ctx context.Context, it *item) manifest.Record {
 		rec.Status = manifest.Updated
 	}
 	rec.Millis = time.Since(t0).Milliseconds()
+	it.tally(&rec)
 	return rec
 }
 

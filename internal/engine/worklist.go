@@ -32,6 +32,14 @@ type item struct {
 	// failed carries a data error forward: the same bytes with the same
 	// settings fail the same way, so they are not decoded again.
 	failed *manifest.Record
+	// usage counts the storage calls made for it: checks, reads, writes.
+	usage *storage.Usage
+}
+
+// tally puts what the item's storage calls were in its record.
+func (it *item) tally(rec *manifest.Record) {
+	c := it.usage.Counts()
+	rec.Requests, rec.BytesRead, rec.BytesWritten = c.Requests, c.BytesRead, c.BytesWritten
 }
 
 // record starts the item's manifest line.
@@ -147,7 +155,8 @@ func contains(s []string, v string) bool {
 func (c *Config) worklist(ctx context.Context, l *listing, destObjs map[string]storage.Object, last map[string]manifest.Record) ([]*item, error) {
 	items := make([]*item, 0, len(l.sources))
 	for _, src := range l.sources {
-		it := &item{obj: src, siblings: l.siblingsOf(src.Key), sizes: map[string]int64{src.Key: src.Size}}
+		it := &item{obj: src, siblings: l.siblingsOf(src.Key), sizes: map[string]int64{src.Key: src.Size},
+			usage: storage.NewUsage(storage.UsageOf(ctx))}
 		for _, s := range it.siblings {
 			it.sizes[s] = l.sizes[s]
 			if r, _ := c.rangeOf(src.Key); c.Filter.Kind(r.Prefix, s) == sources.Sidecar {
@@ -176,7 +185,7 @@ func (c *Config) worklist(ctx context.Context, l *listing, destObjs map[string]s
 				continue
 			}
 			if !known || rec.Status == manifest.Failed {
-				st, err := c.Dest.Stat(ctx, key)
+				st, err := c.Dest.Stat(storage.WithUsage(ctx, it.usage), key)
 				if err != nil && !errors.Is(err, storage.ErrNotFound) {
 					return nil, err
 				}

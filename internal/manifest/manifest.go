@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"quicklook/internal/layout"
+	"quicklook/internal/pricing"
 	"quicklook/internal/storage"
 )
 
@@ -51,9 +52,17 @@ type Record struct {
 	Error      string   `json:"error,omitempty"`
 	Outputs    []Output `json:"outputs,omitempty"`
 	Settings   string   `json:"settings,omitempty"` // hash of the run's settings (failed records)
-	BytesRead  int64    `json:"bytes_read"`
-	Level      *int     `json:"overview_level,omitempty"` // 0 full resolution, k the k-th overview
-	Millis     int64    `json:"ms"`
+	// What the object cost: the storage requests it caused by kind (reads
+	// of it and its parts, checks and writes of its thumbnails), the bytes
+	// each way, the render's CPU time and the wall time.
+	Requests     storage.Requests `json:"requests"`
+	BytesRead    int64            `json:"bytes_read"`
+	BytesWritten int64            `json:"bytes_written,omitempty"`
+	CPUSeconds   float64          `json:"cpu_seconds,omitempty"`
+	// ReadPlan says how the image was read and why (sparse or bulk).
+	ReadPlan string `json:"read_plan,omitempty"`
+	Level    *int   `json:"overview_level,omitempty"` // 0 full resolution, k the k-th overview
+	Millis   int64  `json:"ms"`
 }
 
 // Summary is the run's account; Created+Updated+Skipped+Failed == Sources.
@@ -74,11 +83,21 @@ type Summary struct {
 	Parts           int            `json:"parts"`   // listed sidecars: parts of images, not images themselves
 	Ignored         int            `json:"ignored"` // other listed objects that are not images to render
 	FailuresByClass map[string]int `json:"failures_by_class,omitempty"`
-	BytesRead       int64          `json:"bytes_read"`
-	BytesWritten    int64          `json:"bytes_written"`
-	Interrupted     bool           `json:"interrupted,omitempty"`
-	ExitCode        int            `json:"exit_code"`
-	Manifest        string         `json:"manifest"` // key of the JSON-lines file
+	// The account: every storage request of the job (its listings, the
+	// objects', its manifest and pages) by kind, the bytes read and the
+	// thumbnail bytes written, the renders' CPU time, the wall time, and its
+	// price: requests plus VCPUs held for the wall time, at Prices.
+	Requests     storage.Requests `json:"requests"`
+	BytesRead    int64            `json:"bytes_read"`
+	BytesWritten int64            `json:"bytes_written"`
+	CPUSeconds   float64          `json:"cpu_seconds"`
+	WallSeconds  float64          `json:"wall_seconds"`
+	VCPUs        float64          `json:"vcpus"`
+	Cost         pricing.Cost     `json:"cost_usd"`
+	Prices       pricing.Prices   `json:"prices"`
+	Interrupted  bool             `json:"interrupted,omitempty"`
+	ExitCode     int              `json:"exit_code"`
+	Manifest     string           `json:"manifest"` // key of the JSON-lines file
 }
 
 // Count adds one record to the summary.
@@ -102,6 +121,7 @@ func (s *Summary) Count(r Record) {
 	}
 	s.Sources++
 	s.BytesRead += r.BytesRead
+	s.CPUSeconds += r.CPUSeconds
 	if r.Status == Created || r.Status == Updated {
 		for _, o := range r.Outputs {
 			s.BytesWritten += o.Bytes

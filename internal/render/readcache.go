@@ -19,6 +19,7 @@ type readCache struct {
 	readAhead int64
 	maxBytes  int64 // beyond this, extents are dropped (bounded memory)
 	parallel  int
+	policy    ReadPolicy
 
 	mu       sync.Mutex
 	files    map[string][]extent // sorted by offset; may overlap
@@ -37,20 +38,18 @@ type pending struct {
 	done chan struct{}
 }
 
-// prefetchPlan is the chunks a read will need, in file order, fetched a
+// prefetchPlan is the requests a read will need, in file order, started a
 // window ahead of where GDAL is reading: memory stays bounded however much
 // the whole read needs (a tiled level without overviews is the whole file).
 type prefetchPlan struct {
-	chunks [][2]int64 // [start, end), sorted
-	next   int        // first chunk not fetched yet
+	chunks []fetchChunk // sorted
+	next   int          // first chunk not fetched yet
+	window int64        // how far ahead of GDAL requests may start
 }
 
-// Prefetch sizes: chunks small enough to fetch many at once, a window
-// large enough to keep them busy.
-const (
-	prefetchChunk  = 2 << 20
-	prefetchWindow = 16 << 20
-)
+// prefetchWindow keeps sparse requests (2 MiB at most) busy many at once; a
+// bulk plan's window holds bulkStreams of its requests.
+const prefetchWindow = 16 << 20
 
 type extent struct {
 	off  int64
@@ -63,8 +62,8 @@ func (e extent) end() int64 { return e.off + int64(len(e.data)) }
 // costs at most this many unneeded bytes.
 const coalesceGap = 16 << 10
 
-func newReadCache(src Source, readAhead, maxBytes int64, parallel int) *readCache {
-	return &readCache{src: src, readAhead: readAhead, maxBytes: maxBytes, parallel: parallel,
+func newReadCache(src Source, readAhead, maxBytes int64, parallel int, policy ReadPolicy) *readCache {
+	return &readCache{src: src, readAhead: readAhead, maxBytes: maxBytes, parallel: parallel, policy: policy,
 		files: map[string][]extent{}, sizes: map[string]int64{}, plans: map[string]*prefetchPlan{},
 		inflight: map[string][]*pending{}, slots: make(chan struct{}, parallel)}
 }
@@ -119,17 +118,22 @@ func (c *readCache) fetch(key string, r [2]int64) error {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
+	c.keep(key, r[0], buf[:n])
+	return nil
+}
+
+// keep adds an extent.
+func (c *readCache) keep(key string, off int64, data []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.held+int64(n) > c.maxBytes {
+	if c.held+int64(len(data)) > c.maxBytes {
 		c.files = map[string][]extent{}
 		c.held = 0
 	}
-	exts := append(c.files[key], extent{r[0], buf[:n]})
+	exts := append(c.files[key], extent{off, data})
 	sort.Slice(exts, func(i, j int) bool { return exts[i].off < exts[j].off })
 	c.files[key] = exts
-	c.held += int64(n)
-	return nil
+	c.held += int64(len(data))
 }
 
 func (c *readCache) fetchAll(key string, ranges [][2]int64) error {
@@ -220,15 +224,15 @@ func (c *readCache) ReadAt(key string, p []byte, off int64) (int, error) {
 	return 0, errors.New("read cache too small for one read: raise the read cache size")
 }
 
-// Prefetch plans the given byte ranges ([offset, length] pairs): near
-// neighbours are joined, the result cut into chunks, and the first window
-// of chunks fetched concurrently in the background; the rest follows as
-// GDAL reads (see advance), so its one-by-one reads are served from memory
-// and decoding overlaps fetching.
-func (c *readCache) Prefetch(key string, ranges [][2]int64) error {
+// Prefetch plans the given byte ranges ([offset, length] pairs) by the
+// cache's read policy (see planReads) and starts the first window of its
+// requests in the background; the rest follow as GDAL reads (see advance),
+// so its one-by-one reads are served from memory and decoding overlaps
+// fetching. It returns the plan, to be recorded.
+func (c *readCache) Prefetch(key string, ranges [][2]int64) (readPlan, error) {
 	size, err := c.Size(key)
 	if err != nil || len(ranges) == 0 {
-		return err
+		return readPlan{}, err
 	}
 	var want [][2]int64
 	for _, r := range ranges {
@@ -236,22 +240,25 @@ func (c *readCache) Prefetch(key string, ranges [][2]int64) error {
 			want = append(want, c.gaps(key, r[0], min(r[0]+r[1], size))...)
 		}
 	}
-	var chunks [][2]int64
-	for _, r := range coalesce(want, coalesceGap) {
-		for s := r[0]; s < r[1]; s += prefetchChunk {
-			chunks = append(chunks, [2]int64{s, min(s+prefetchChunk, r[1])})
-		}
+	if len(want) == 0 {
+		// GDAL's own reads (its headers, the first block) already hold it all.
+		return readPlan{name: PlanSparse, why: "sparse (on demand): what was needed came with the first reads"}, nil
+	}
+	plan := planReads(want, c.policy)
+	window := int64(prefetchWindow)
+	if plan.name == PlanBulk {
+		window = bulkStreams * (plan.chunks[0].r[1] - plan.chunks[0].r[0])
 	}
 	c.mu.Lock()
-	c.plans[key] = &prefetchPlan{chunks: chunks}
+	c.plans[key] = &prefetchPlan{chunks: plan.chunks, window: min(window, c.maxBytes/2)}
 	c.mu.Unlock()
 	c.advance(key, 0)
-	return nil
+	return plan, nil
 }
 
-// advance starts fetching the planned chunks up to a window past off
-// without waiting for them, and lets go of extents that GDAL has read past
-// when the cache is full.
+// advance starts the planned requests up to a window past off without
+// waiting for them, and lets go of extents that GDAL has read past when the
+// cache is full.
 func (c *readCache) advance(key string, off int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -259,46 +266,97 @@ func (c *readCache) advance(key string, off int64) {
 	if pl == nil {
 		return
 	}
-	window := min(int64(prefetchWindow), c.maxBytes/2)
 	var ahead int64
 	for i := 0; i < pl.next; i++ {
-		if ch := pl.chunks[i]; ch[1] > off {
+		if ch := pl.chunks[i].r; ch[1] > off {
 			ahead += ch[1] - max(ch[0], off)
 		}
 	}
-	var batch [][2]int64
+	var batch []fetchChunk
 	for pl.next < len(pl.chunks) {
 		ch := pl.chunks[pl.next]
-		if ch[1] <= off { // GDAL is already past it: never needed after all
+		if ch.r[1] <= off { // GDAL is already past it: never needed after all
 			pl.next++
 			continue
 		}
-		if ahead > 0 && ahead+(ch[1]-ch[0]) > window {
+		if ahead > 0 && ahead+(ch.r[1]-ch.r[0]) > pl.window {
 			break
 		}
 		batch = append(batch, ch)
-		ahead += ch[1] - ch[0]
+		ahead += ch.r[1] - ch.r[0]
 		pl.next++
 	}
-	if c.held > window {
+	if c.held > pl.window {
 		c.evictBefore(key, off)
 	}
 	for _, ch := range batch {
-		p := &pending{r: ch, done: make(chan struct{})}
-		c.inflight[key] = append(c.inflight[key], p)
+		pieces := ch.keep
+		if pieces == nil {
+			pieces = [][2]int64{ch.r}
+		}
+		var waits []*pending
+		for _, r := range pieces {
+			p := &pending{r: r, done: make(chan struct{})}
+			c.inflight[key] = append(c.inflight[key], p)
+			waits = append(waits, p)
+		}
 		c.fetching.Add(1)
 		go func() {
 			defer c.fetching.Done()
 			c.slots <- struct{}{}
-			c.fetch(key, p.r) // a failure shows when the read that needs it fetches again
+			// A failure shows when the read that needs the bytes fetches them again.
+			c.fetchChunk(key, ch, waits)
 			<-c.slots
 			c.mu.Lock()
-			c.inflight[key] = slices.DeleteFunc(c.inflight[key], func(q *pending) bool { return q == p })
+			c.inflight[key] = slices.DeleteFunc(c.inflight[key], func(q *pending) bool { return slices.Contains(waits, q) })
 			c.mu.Unlock()
-			close(p.done)
+			for _, p := range waits {
+				select {
+				case <-p.done:
+				default:
+					close(p.done)
+				}
+			}
 		}()
 	}
 }
+
+// fetchChunk makes one planned request. A sparse request keeps all it
+// reads; a bulk one streams its range and keeps only the pieces planned,
+// each landing (and waking the reads waiting on it) as soon as it is whole.
+func (c *readCache) fetchChunk(key string, ch fetchChunk, waits []*pending) {
+	if ch.keep == nil {
+		c.fetch(key, ch.r)
+		return
+	}
+	pos, i := ch.r[0], 0
+	var piece []byte
+	stream(c.src, key, ch.r[0], ch.r[1]-ch.r[0], func(p []byte) error {
+		for len(p) > 0 && i < len(ch.keep) {
+			k := ch.keep[i]
+			if pos < k[0] { // bytes between the pieces: let them pass
+				skip := min(int64(len(p)), k[0]-pos)
+				p, pos = p[skip:], pos+skip
+				continue
+			}
+			take := min(int64(len(p)), k[1]-pos)
+			piece = append(piece, p[:take]...)
+			p, pos = p[take:], pos+take
+			if pos == k[1] {
+				c.keep(key, k[0], piece)
+				close(waits[i].done)
+				piece, i = nil, i+1
+			}
+		}
+		if i == len(ch.keep) {
+			return errEnough
+		}
+		return nil
+	})
+}
+
+// errEnough stops a stream once every piece it was read for has landed.
+var errEnough = errors.New("read enough")
 
 // await waits for the prefetches under way that overlap [off, end).
 func (c *readCache) await(key string, off, end int64) {

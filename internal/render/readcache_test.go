@@ -39,7 +39,7 @@ func (m *memSource) ReadAt(key string, p []byte, off int64) (int, error) {
 
 func TestReadCacheServesRepeatsFromMemory(t *testing.T) {
 	src := &memSource{data: bytes.Repeat([]byte("0123456789"), 10000)} // 100,000 bytes
-	c := newReadCache(src, 4096, 1<<20, 4)
+	c := newReadCache(src, 4096, 1<<20, 4, sparse)
 	p := make([]byte, 8)
 	for i := 0; i < 3; i++ {
 		if n, err := c.ReadAt("k", p, 10); n != 8 || err != nil || string(p) != "01234567" {
@@ -70,11 +70,13 @@ func TestReadCacheServesRepeatsFromMemory(t *testing.T) {
 	}
 }
 
+var sparse = ReadPolicy{Plan: PlanSparse, RequestUSD: 4e-7, VCPUSecondUSD: 0.015 / 3600, Latency: 30 * time.Millisecond, BandwidthBps: 100e6}
+
 func TestReadCachePrefetchCoalescesAndIsExact(t *testing.T) {
 	src := &memSource{data: make([]byte, 1<<20)}
-	c := newReadCache(src, 64<<10, 8<<20, 4)
+	c := newReadCache(src, 64<<10, 8<<20, 4, sparse)
 	// Three strips close together, one far away.
-	if err := c.Prefetch("k", [][2]int64{{1000, 2000}, {5000, 2000}, {9000, 1000}, {600_000, 24_000}}); err != nil {
+	if _, err := c.Prefetch("k", [][2]int64{{1000, 2000}, {5000, 2000}, {9000, 1000}, {600_000, 24_000}}); err != nil {
 		t.Fatal(err)
 	}
 	c.wait()
@@ -97,7 +99,7 @@ func TestReadCachePrefetchCoalescesAndIsExact(t *testing.T) {
 
 func TestReadCacheStaysBounded(t *testing.T) {
 	src := &memSource{data: make([]byte, 4<<20)}
-	c := newReadCache(src, 64<<10, 256<<10, 2)
+	c := newReadCache(src, 64<<10, 256<<10, 2, sparse)
 	p := make([]byte, 64<<10)
 	for off := int64(0); off < 4<<20; off += 64 << 10 {
 		if _, err := c.ReadAt("k", p, off); err != nil {
@@ -115,16 +117,16 @@ func TestReadCacheStaysBounded(t *testing.T) {
 func TestReadCachePrefetchWindowStreamsLargePlans(t *testing.T) {
 	const mb = 1 << 20
 	src := &memSource{data: make([]byte, 64*mb)}
-	c := newReadCache(src, 64<<10, 16*mb, 8)
+	c := newReadCache(src, 64<<10, 16*mb, 8, sparse)
 	var ranges [][2]int64
 	for off := int64(0); off < 60*mb; off += mb {
 		ranges = append(ranges, [2]int64{off, mb}) // adjacent tiles: joined, then cut into chunks
 	}
-	if err := c.Prefetch("k", ranges); err != nil {
+	if _, err := c.Prefetch("k", ranges); err != nil {
 		t.Fatal(err)
 	}
 	c.wait()
-	if held := c.heldBytes(); held > 8*mb+prefetchChunk {
+	if held := c.heldBytes(); held > 8*mb+sparseChunk {
 		t.Fatalf("prefetch fetched %d bytes up front, window is %d", held, 8*mb)
 	}
 	p := make([]byte, mb)
@@ -171,13 +173,13 @@ func (g *gatedSource) ReadAt(key string, p []byte, off int64) (int, error) {
 // requests at once instead of one window at a time.
 func TestReadCacheReadsDoNotWaitForPrefetchesAhead(t *testing.T) {
 	const mb = 1 << 20
-	src := &gatedSource{memSource: memSource{data: make([]byte, 32*mb)}, gate: prefetchChunk, release: make(chan struct{})}
-	c := newReadCache(src, 64<<10, 32*mb, 8)
+	src := &gatedSource{memSource: memSource{data: make([]byte, 32*mb)}, gate: sparseChunk, release: make(chan struct{})}
+	c := newReadCache(src, 64<<10, 32*mb, 8, sparse)
 	done := make(chan error, 1)
 	go func() {
-		p := make([]byte, prefetchChunk)
-		err := c.Prefetch("k", [][2]int64{{0, 32 * mb}})
-		for off := int64(0); off < prefetchChunk && err == nil; off += 64 << 10 {
+		p := make([]byte, sparseChunk)
+		_, err := c.Prefetch("k", [][2]int64{{0, 32 * mb}})
+		for off := int64(0); off < sparseChunk && err == nil; off += 64 << 10 {
 			_, err = c.ReadAt("k", p[:64<<10], off)
 		}
 		done <- err

@@ -23,7 +23,7 @@ type Config struct {
 	CacheMB int // GDAL's decoded-block cache, shared by all renders
 	// BlockSize is the least a small read fetches (read-ahead, default
 	// 64 KiB), and ReadCacheMB bounds the raw bytes one render keeps
-	// (default 32).
+	// (default 64: a bulk read streams two 16 MiB requests at once).
 	BlockSize   int
 	ReadCacheMB int
 	// Parallel bounds the concurrent ranged reads of one render (default
@@ -32,6 +32,9 @@ type Config struct {
 	// Extensions decide which GDAL drivers may open a source: those that
 	// declare one of them (default sources.DefaultExtensions).
 	Extensions []string
+	// Read prices the ways of fetching an image's bytes (default: S3 and
+	// Spot list prices, auto).
+	Read ReadPolicy
 }
 
 var (
@@ -52,10 +55,13 @@ func Init(c Config) error {
 			c.BlockSize = 64 << 10
 		}
 		if c.ReadCacheMB <= 0 {
-			c.ReadCacheMB = 32
+			c.ReadCacheMB = 64
 		}
 		if c.Parallel <= 0 {
 			c.Parallel = 32
+		}
+		if c.Read == (ReadPolicy{}) {
+			c.Read = DefaultReadPolicy()
 		}
 		cfg = c
 		for k, v := range map[string]string{
@@ -94,7 +100,9 @@ type Result struct {
 	Width   int // source size
 	Height  int
 	// Level is the resolution read: 0 full resolution, k the k-th largest overview.
-	Level       int
+	Level int
+	// ReadPlan says how the bytes were fetched and why (see planReads).
+	ReadPlan    string
 	LevelWidth  int
 	LevelHeight int
 }
@@ -116,6 +124,26 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Class + ": " + e.Msg }
 
+// photoExtensions are formats whose decoders read front to back: their bytes
+// are all needed, and fetched at once, before GDAL opens them.
+var photoExtensions = []string{"jpg", "jpeg", "png", "webp", "gif"}
+
+// wholeFirst decides to fetch an object whole before GDAL opens it: a photo
+// (every byte is needed anyway), or, as the policy prices it, an object
+// smaller than a request is dear: one request instead of a header read and
+// then the pixels.
+func wholeFirst(key string, size int64, pol ReadPolicy) bool {
+	if sources.HasExtension(key, photoExtensions) {
+		return true
+	}
+	if pol.Plan == PlanSparse || size <= 0 {
+		return false
+	}
+	// One request saved is worth this many bytes of the vCPU's waiting.
+	breakEven := pol.RequestUSD / pol.VCPUSecondUSD * pol.BandwidthBps
+	return float64(size) < breakEven
+}
+
 func dataErr(class, format string, a ...any) error {
 	return &Error{Class: class, Msg: fmt.Sprintf(format, a...)}
 }
@@ -126,10 +154,14 @@ func dataErr(class, format string, a ...any) error {
 func Render(ctx context.Context, src Source, key string, siblings []string, opt Options) (*Result, error) {
 	opt = opt.Defaults()
 	diag := &diagnostics{}
-	cache := newReadCache(trackedSource{src, diag}, int64(cfg.BlockSize), int64(cfg.ReadCacheMB)<<20, cfg.Parallel)
+	cache := newReadCache(trackedSource{src, diag}, int64(cfg.BlockSize), int64(cfg.ReadCacheMB)<<20, cfg.Parallel, cfg.Read)
 	defer cache.wait()
 	vpath, detach := attach(cache, key, siblings...)
 	defer detach()
+	var plan readPlan
+	if size, err := cache.Size(key); err == nil && wholeFirst(key, size, cfg.Read) {
+		plan, _ = cache.Prefetch(key, [][2]int64{{0, size}})
+	}
 	if err := checkReferences(cache, key, siblings); err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr
@@ -181,15 +213,11 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 	}
 
 	img, err := readPicture(ds, pick, lvl, maxW, maxH, opt, diag, func(ranges [][2]int64) error {
-		if len(ranges) == 0 && ds.Driver().ShortName() != "GTiff" {
-			// Photo formats decode front to back: fetch the whole (bounded) file at once.
-			if size, err := cache.Size(key); err == nil && size <= int64(cfg.ReadCacheMB)<<19 {
-				for off := int64(0); off < size; off += 1 << 20 {
-					ranges = append(ranges, [2]int64{off, 1 << 20})
-				}
-			}
+		p, err := cache.Prefetch(key, ranges)
+		if p.name != "" {
+			plan = p
 		}
-		return cache.Prefetch(key, ranges)
+		return err
 	})
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
@@ -208,7 +236,7 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 		return nil, err
 	}
 
-	res := &Result{Width: st.SizeX, Height: st.SizeY, Level: lvl.index, LevelWidth: lvl.w, LevelHeight: lvl.h}
+	res := &Result{Width: st.SizeX, Height: st.SizeY, Level: lvl.index, LevelWidth: lvl.w, LevelHeight: lvl.h, ReadPlan: plan.why}
 	for _, p := range opt.Profiles {
 		w, h := targetSize(st.SizeX, st.SizeY, p.Size)
 		out := orient(resize(img, w, h), orientation)

@@ -476,6 +476,11 @@ func TestHostileFilesGiveDataErrors(t *testing.T) {
 }
 
 func TestMaxPixelsIsCheckedBeforeReading(t *testing.T) {
+	// (The auto plan fetches a file this small whole, in one request, before
+	// opening it: cheaper than a header read and then the pixels.)
+	saved := cfg.Read
+	defer func() { cfg.Read = saved }()
+	cfg.Read.Plan = PlanSparse
 	res, src, err := renderReal(t, "geotiff/landsat/RGB.byte.tif", Options{MaxPixels: 1000})
 	var de *Error
 	if !errors.As(err, &de) || de.Class != ClassTooLarge {

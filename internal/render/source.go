@@ -31,6 +31,34 @@ func (t trackedSource) Size(key string) (int64, error) {
 	return n, err
 }
 
+// streamer is a Source that can hand on a ranged read as it arrives.
+type streamer interface {
+	Stream(key string, off, n int64, fn func([]byte) error) error
+}
+
+// stream reads [off, off+n) of key with one request, handing fn the bytes
+// as they arrive where src can stream, all at once where it cannot.
+func stream(src Source, key string, off, n int64, fn func([]byte) error) error {
+	if st, ok := src.(streamer); ok {
+		return st.Stream(key, off, n, fn)
+	}
+	buf := make([]byte, n)
+	got, err := src.ReadAt(key, buf, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return fn(buf[:got])
+}
+
+// Stream implements streamer.
+func (t trackedSource) Stream(key string, off, n int64, fn func([]byte) error) error {
+	err := stream(t.Source, key, off, n, fn)
+	if err != nil && !errors.Is(err, errEnough) {
+		t.diag.setSourceError(err)
+	}
+	return err
+}
+
 func (t trackedSource) ReadAt(key string, p []byte, off int64) (int, error) {
 	n, err := t.Source.ReadAt(key, p, off)
 	if err != nil && err != io.EOF {

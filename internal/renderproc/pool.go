@@ -81,11 +81,11 @@ func Start(o Options) (*Pool, error) {
 }
 
 // Render renders it in a child process.
-func (p *Pool) Render(ctx context.Context, it Item) (*render.Result, int64, error) {
+func (p *Pool) Render(ctx context.Context, it Item) (*render.Result, Cost, error) {
 	for attempt := 1; ; attempt++ {
 		c, err := p.get()
 		if err != nil {
-			return nil, 0, err
+			return nil, Cost{}, err
 		}
 		r, err := c.do(ctx, it, it.Timeout+p.opt.Grace)
 		switch {
@@ -99,18 +99,18 @@ func (p *Pool) Render(ctx context.Context, it Item) (*render.Result, int64, erro
 			} else {
 				p.put(c)
 			}
-			return r.Result, r.BytesRead, err
+			return r.Result, r.Cost, err
 		case errors.Is(err, errDied):
 			why := c.death()
 			p.drop(c, func(s *Stats) { s.Died++ })
 			p.opt.Log.Warn("render process died", "key", it.Key, "attempt", attempt, "exit", why)
 			if attempt == 2 {
-				return nil, 0, &render.Error{Class: ClassCrashed, Msg: "the render process died on this image twice: " + why}
+				return nil, Cost{}, &render.Error{Class: ClassCrashed, Msg: "the render process died on this image twice: " + why}
 			}
 		default: // the run stopped, or the item overran: the child is killed
 			c.kill()
 			p.drop(c, func(s *Stats) { s.Killed++ })
-			return nil, 0, err
+			return nil, Cost{}, err
 		}
 	}
 }

@@ -8,7 +8,8 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"sync/atomic"
+	"runtime"
+	"syscall"
 	"time"
 
 	"quicklook/internal/render"
@@ -31,10 +32,18 @@ type Item struct {
 // Renderer renders items. Errors are *render.Error for data errors, wrap
 // context.DeadlineExceeded when the item ran out of time, the context's
 // error when ctx ended, storage errors (storage.ErrNotFound among them)
-// for the source.
+// for the source. The storage calls of a render are counted in its Cost
+// only, never in the usage ctx carries.
 type Renderer interface {
-	Render(ctx context.Context, it Item) (res *render.Result, bytesRead int64, err error)
+	Render(ctx context.Context, it Item) (res *render.Result, cost Cost, err error)
 	Close() error
+}
+
+// Cost is what one render took: its storage calls (requests, bytes read)
+// and the CPU time of the process or thread that rendered it.
+type Cost struct {
+	Storage storage.Counts
+	CPU     time.Duration
 }
 
 // InProcess renders in this process, reading from Store.
@@ -42,21 +51,27 @@ type InProcess struct{ Store storage.Store }
 
 func (p InProcess) Close() error { return nil }
 
-func (p InProcess) Render(ctx context.Context, it Item) (*render.Result, int64, error) {
+func (p InProcess) Render(ctx context.Context, it Item) (*render.Result, Cost, error) {
 	if it.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, it.Timeout)
 		defer cancel()
 	}
-	src := &itemSource{ctx: ctx, store: p.Store, sizes: it.Sizes}
+	usage := storage.NewUsage(nil) // counted in the Cost, not in ctx's usage
+	src := &itemSource{ctx: storage.WithUsage(ctx, usage), store: p.Store, sizes: it.Sizes}
 	type outcome struct {
 		res *render.Result
 		err error
+		cpu time.Duration
 	}
 	ch := make(chan outcome, 1)
 	go func() {
+		// GDAL decodes on this goroutine's thread: its CPU time is the render's.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		t0 := threadCPU()
 		res, err := render.Render(ctx, src, it.Key, it.Siblings, it.Options)
-		ch <- outcome{res, err}
+		ch <- outcome{res, err, threadCPU() - t0}
 	}()
 	var out outcome
 	select {
@@ -71,18 +86,30 @@ func (p InProcess) Render(ctx context.Context, it Item) (*render.Result, int64, 
 			out.err = ctx.Err()
 		}
 	}
-	return out.res, src.bytes.Load(), out.err
+	return out.res, Cost{Storage: usage.Counts(), CPU: out.cpu}, out.err
+}
+
+// threadCPU and processCPU are the CPU time (user and system) used so far by
+// the calling thread and by the whole process.
+func threadCPU() time.Duration  { return rusage(1) } // RUSAGE_THREAD
+func processCPU() time.Duration { return rusage(syscall.RUSAGE_SELF) }
+
+func rusage(who int) time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(who, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // itemSource serves one item's object and sidecars (and nothing else of
-// the source) to the renderer, counts
-// the bytes read and applies the item's deadline to every read. Sizes come
-// from the listing, so GDAL's probes for sidecars cost no request.
+// the source) to the renderer and applies the item's deadline (and usage)
+// to every read. Sizes come from the listing, so GDAL's probes for sidecars
+// cost no request.
 type itemSource struct {
 	ctx   context.Context
 	store storage.Store
 	sizes map[string]int64 // read-only after construction
-	bytes atomic.Int64
 }
 
 func (s *itemSource) Size(key string) (int64, error) {
@@ -92,14 +119,19 @@ func (s *itemSource) Size(key string) (int64, error) {
 	return -1, fs.ErrNotExist
 }
 
+func (s *itemSource) Stream(key string, off, n int64, fn func([]byte) error) error {
+	if _, listed := s.sizes[key]; !listed {
+		return fs.ErrNotExist
+	}
+	return s.store.Stream(s.ctx, key, off, n, fn)
+}
+
 func (s *itemSource) ReadAt(key string, p []byte, off int64) (int, error) {
 	if _, listed := s.sizes[key]; !listed {
 		// Only the item and its listed parts: no other object of the source.
 		return 0, fs.ErrNotExist
 	}
-	n, err := s.store.ReadAt(s.ctx, key, p, off)
-	s.bytes.Add(int64(n))
-	return n, err
+	return s.store.ReadAt(s.ctx, key, p, off)
 }
 
 // wireError carries an error across the process boundary with what the job

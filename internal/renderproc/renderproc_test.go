@@ -49,7 +49,7 @@ func openFaulty(s Setup) (Renderer, error) {
 	return faulty{r, s.Source}, err
 }
 
-func (f faulty) Render(ctx context.Context, it Item) (*render.Result, int64, error) {
+func (f faulty) Render(ctx context.Context, it Item) (*render.Result, Cost, error) {
 	switch path.Base(it.Key) {
 	case "crash.tif":
 		abort()
@@ -67,7 +67,7 @@ func (f faulty) Render(ctx context.Context, it Item) (*render.Result, int64, err
 		// Gives up at the deadline, as InProcess does when it abandons a
 		// decoder that does not return.
 		time.Sleep(it.Timeout)
-		return nil, 0, context.DeadlineExceeded
+		return nil, Cost{}, context.DeadlineExceeded
 	}
 	return f.Renderer.Render(ctx, it)
 }
@@ -140,10 +140,13 @@ func TestPoolRendersLikeInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, key := range []string{"naip.tif", "bad.png"} {
-		res, n, err := p.Render(context.Background(), item(dir, key))
-		want, wantN, wantErr := InProcess{Store: store}.Render(context.Background(), item(dir, key))
-		if n != wantN || n == 0 {
-			t.Errorf("%s: %d bytes read in a child, %d in process", key, n, wantN)
+		res, cost, err := p.Render(context.Background(), item(dir, key))
+		want, wantCost, wantErr := InProcess{Store: store}.Render(context.Background(), item(dir, key))
+		if cost.Storage != wantCost.Storage || cost.Storage.BytesRead == 0 || cost.Storage.Requests.GET == 0 {
+			t.Errorf("%s: %+v read in a child, %+v in process", key, cost.Storage, wantCost.Storage)
+		}
+		if cost.CPU <= 0 || wantCost.CPU <= 0 {
+			t.Errorf("%s: CPU time %s in a child, %s in process", key, cost.CPU, wantCost.CPU)
 		}
 		if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
 			t.Errorf("%s: error %v in a child, %v in process", key, err, wantErr)

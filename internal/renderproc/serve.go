@@ -23,9 +23,9 @@ type Setup struct {
 type ready struct{ Err string }
 
 type response struct {
-	Result    *render.Result
-	BytesRead int64
-	Err       *wireError
+	Result *render.Result
+	Cost   Cost
+	Err    *wireError
 }
 
 // Child descriptors: requests come in on 3, responses go out on 4, so that
@@ -81,8 +81,12 @@ func serve(in io.Reader, out io.Writer, open func(Setup) (Renderer, error)) erro
 			}
 			return fmt.Errorf("reading a request: %w", err)
 		}
-		res, n, err := r.Render(context.Background(), it)
-		if err := enc.Encode(response{Result: res, BytesRead: n, Err: toWire(err)}); err != nil {
+		// The process renders one item at a time: all its CPU time is the
+		// item's (prefetches and garbage collection on other threads too).
+		t0 := processCPU()
+		res, cost, err := r.Render(context.Background(), it)
+		cost.CPU = processCPU() - t0
+		if err := enc.Encode(response{Result: res, Cost: cost, Err: toWire(err)}); err != nil {
 			return fmt.Errorf("writing a response: %w", err)
 		}
 	}

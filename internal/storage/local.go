@@ -104,7 +104,14 @@ func (l *Local) List(ctx context.Context, prefix, delimiter string, fn func(Entr
 	if err := ValidatePrefix(prefix); err != nil {
 		return l.opErr("list", prefix, err)
 	}
-	w := lister{l: l, ctx: ctx, prefix: prefix, delim: delimiter, fn: fn}
+	entries := 0
+	counted := func(e Entry) error {
+		entries++
+		return fn(e)
+	}
+	// As S3 would bill it: a request per page of 1,000 entries.
+	defer func() { count(ctx, kindLIST, int64(max(1, (entries+999)/1000))) }()
+	w := lister{l: l, ctx: ctx, prefix: prefix, delim: delimiter, fn: counted}
 	// Start in the deepest folder the prefix names whole.
 	start := prefix[:strings.LastIndex(prefix, "/")+1]
 	if err := w.walk(start); err != nil {
@@ -238,16 +245,58 @@ func (l *Local) ReadAt(ctx context.Context, key string, p []byte, off int64) (in
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	count(ctx, kindGET, 1)
 	f, err := os.Open(l.path(key))
 	if err != nil {
 		return 0, l.opErr("read", key, err)
 	}
 	defer f.Close()
 	n, err := f.ReadAt(p, off)
+	countBytes(ctx, int64(n), 0)
 	if err != nil && err != io.EOF {
 		return n, l.opErr("read", key, err)
 	}
 	return n, err
+}
+
+// Stream implements Store.
+func (l *Local) Stream(ctx context.Context, key string, off, n int64, fn func([]byte) error) error {
+	if err := l.checkKey(key); err != nil {
+		return l.opErr("read", key, err)
+	}
+	count(ctx, kindGET, 1)
+	f, err := os.Open(l.path(key))
+	if err != nil {
+		return l.opErr("read", key, err)
+	}
+	defer f.Close()
+	return pump(ctx, io.NewSectionReader(f, off, n), fn)
+}
+
+// streamPiece is how much a stream hands on at a time.
+const streamPiece = 256 << 10
+
+// pump reads r to its end in pieces, counting the bytes, and hands each to fn.
+func pump(ctx context.Context, r io.Reader, fn func([]byte) error) error {
+	buf := make([]byte, streamPiece)
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			countBytes(ctx, int64(n), 0)
+			if ferr := fn(buf[:n]); ferr != nil {
+				return ferr
+			}
+		}
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			return nil
+		case err != nil:
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
 }
 
 // Get implements Store.
@@ -255,6 +304,7 @@ func (l *Local) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err := l.checkKey(key); err != nil {
 		return nil, l.opErr("get", key, err)
 	}
+	count(ctx, kindGET, 1)
 	f, err := os.Open(l.path(key))
 	if err != nil {
 		return nil, l.opErr("get", key, err)
@@ -277,6 +327,7 @@ func (l *Local) Stat(ctx context.Context, key string) (Object, error) {
 	if err := l.checkKey(key); err != nil {
 		return Object{}, l.opErr("stat", key, err)
 	}
+	count(ctx, kindHEAD, 1)
 	info, err := os.Stat(l.path(key))
 	if err == nil && !info.Mode().IsRegular() {
 		err = fs.ErrNotExist
@@ -307,9 +358,11 @@ func (l *Local) Put(ctx context.Context, key string, data []byte, opts PutOption
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	count(ctx, kindPUT, 1)
 	if err := l.writeAtomic(l.path(key), data); err != nil {
 		return l.opErr("put", key, err)
 	}
+	countBytes(ctx, 0, int64(len(data)))
 	meta, _ := json.Marshal(localMeta{ContentType: opts.ContentType, CacheControl: opts.CacheControl, Metadata: opts.Metadata})
 	if err := l.writeAtomic(l.metaPath(key), meta); err != nil {
 		return l.opErr("put", key, err)
@@ -349,6 +402,7 @@ func (l *Local) writeAtomic(path string, data []byte) error {
 // Delete implements Store. Folders left empty are removed, since a bucket
 // has no empty folders either.
 func (l *Local) Delete(ctx context.Context, keys ...string) error {
+	count(ctx, kindDELETE, int64((len(keys)+999)/1000)) // as S3's batches of 1,000
 	for _, key := range keys {
 		if err := l.checkKey(key); err != nil {
 			return l.opErr("delete", key, err)

@@ -78,6 +78,7 @@ func OpenS3(ctx context.Context, location string, opts OpenOptions) (*S3, error)
 		cfg.Region = "us-east-1"
 	}
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.HTTPClient = countingClient{o.HTTPClient}
 		if endpoint != "" {
 			o.UsePathStyle = true
 			// S3-compatible servers vary in their support of the newer
@@ -204,6 +205,7 @@ func (s *S3) ReadAt(ctx context.Context, key string, p []byte, off int64) (int, 
 			}
 		}
 		got, eof, err := s.readRange(ctx, key, p[n:], off+int64(n))
+		countBytes(ctx, int64(got), 0)
 		n += got
 		if eof {
 			return n, io.EOF
@@ -221,6 +223,64 @@ func (s *S3) ReadAt(ctx context.Context, key string, p []byte, off int64) (int, 
 		return n, nil
 	}
 	return n, s.opErr("read", key, lastErr)
+}
+
+// Stream implements Store: one ranged GET whose body is handed on as it
+// arrives; a body that breaks off is resumed with a ranged GET of the rest.
+func (s *S3) Stream(ctx context.Context, key string, off, n int64, fn func([]byte) error) error {
+	if err := ValidateKey(key); err != nil {
+		return s.opErr("read", key, err)
+	}
+	var done int64
+	var lastErr error
+	for attempt := 0; attempt <= bodyRetries && done < n; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-time.After(time.Duration(attempt*attempt) * 50 * time.Millisecond):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+			Bucket: &s.bucket, Key: aws.String(s.base + key), RequestPayer: s.payer(),
+			Range: aws.String(fmt.Sprintf("bytes=%d-%d", off+done, off+n-1)),
+		})
+		if err != nil {
+			var ae smithy.APIError
+			if errors.As(err, &ae) && ae.ErrorCode() == "InvalidRange" {
+				return nil // at or past the end
+			}
+			return s.opErr("read", key, err)
+		}
+		want := aws.ToInt64(out.ContentLength)
+		var got int64
+		var stopped error // fn's own error: never retried
+		err = pump(ctx, out.Body, func(p []byte) error {
+			got += int64(len(p))
+			stopped = fn(p)
+			return stopped
+		})
+		out.Body.Close()
+		done += got
+		if stopped != nil {
+			return stopped
+		}
+		if err == nil && got == want {
+			return nil // the range, or the object's end inside it
+		}
+		var oe *OpError
+		if errors.As(err, &oe) || ctx.Err() != nil {
+			return err
+		}
+		if err == nil {
+			err = fmt.Errorf("response body ended after %d of %d bytes", got, want)
+		}
+		lastErr = err
+	}
+	if done >= n {
+		return nil
+	}
+	return s.opErr("read", key, lastErr)
 }
 
 // readRange is one ranged GET; a body error comes back unwrapped so ReadAt
@@ -295,6 +355,7 @@ func (s *S3) Put(ctx context.Context, key string, data []byte, opts PutOptions) 
 	if _, err := s.client.PutObject(ctx, in); err != nil {
 		return s.opErr("put", key, err)
 	}
+	countBytes(ctx, 0, int64(len(data)))
 	return nil
 }
 

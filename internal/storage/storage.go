@@ -47,6 +47,10 @@ type Store interface {
 	List(ctx context.Context, prefix, delimiter string, fn func(Entry) error) error
 	// ReadAt reads len(p) bytes at off; it returns io.EOF with fewer bytes at the end.
 	ReadAt(ctx context.Context, key string, p []byte, off int64) (int, error)
+	// Stream reads [off, off+n) with one ranged read, handing fn the bytes in
+	// order as they arrive (a slice fn must not keep); a read whose body
+	// breaks off resumes where it stopped. It stops at the object's end.
+	Stream(ctx context.Context, key string, off, n int64, fn func([]byte) error) error
 	// Get opens the whole object for streaming.
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
 	// Stat returns the object's attributes and metadata.

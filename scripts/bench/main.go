@@ -18,6 +18,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"quicklook/internal/pricing"
 	"quicklook/internal/s3proxy"
 	"quicklook/internal/storage"
 )
@@ -48,9 +50,37 @@ type run struct {
 	needed              int64 // bytes of the resolution needed (+ headers)
 	vcpus               int
 	note                string
+	// requests are the storage requests the run made, counted by the proxy
+	// (S3 runs); uploads says whether the peer PUT its thumbnails, else a
+	// PUT per thumbnail is priced in (every method must store its output).
+	requests storage.Requests
+	uploads  bool
 }
 
 func (r run) perSecond() float64 { return float64(r.images) / r.wall.Seconds() }
+
+// requestsPerThumbnail counts the PUTs priced in.
+func (r run) requestsPerThumbnail() float64 {
+	n := r.requests.Total()
+	if !r.uploads {
+		n += int64(r.images)
+	}
+	return float64(n) / float64(r.images)
+}
+
+// costPerThousand is the dollars per 1,000 thumbnails at list prices: the
+// requests (and a PUT per thumbnail for peers that write locally), and the
+// vCPUs held for the run's wall time.
+func (r run) costPerThousand() float64 {
+	req := r.requests
+	if !r.uploads {
+		req.PUT += int64(r.images)
+	}
+	c := prices.Price(req, r.wall.Seconds()*float64(r.vcpus), r.images)
+	return c.PerThousand
+}
+
+var prices = pricing.Default()
 
 func main() {
 	corpus := flag.String("corpus", ".tools/bench-corpus", "where the generated corpus is kept between runs")
@@ -112,8 +142,10 @@ func main() {
 			r.bytesRead = -1
 			if viaProxy {
 				r.bytesRead, _ = p.BytesServed("/" + bucket + "/")
+				r.requests = countRequests(p.Requests())
 			}
-			log.Printf("  %.2f images/s, %.2f CPU-s each, peak memory %d MiB PSS (%d MiB RSS summed), %s read", r.perSecond(), r.cpu.Seconds()/float64(r.images), r.pssKB>>10, r.rssKB>>10, mb(r.bytesRead))
+			log.Printf("  %.2f images/s, %.2f CPU-s each, peak memory %d MiB PSS (%d MiB RSS summed), %s read, %.1f requests each, $%.4f per 1,000",
+				r.perSecond(), r.cpu.Seconds()/float64(r.images), r.pssKB>>10, r.rssKB>>10, mb(r.bytesRead), r.requestsPerThumbnail(), r.costPerThousand())
 			runs = append(runs, r)
 		}
 		self, _ := os.Executable()
@@ -121,7 +153,7 @@ func main() {
 		// One-vCPU peers run on core 0; with the server side pinned to core 1
 		// they do not compete with it.
 		one := func(args ...string) *exec.Cmd { return envCmd("taskset", append([]string{"-c", "0"}, args...)...) }
-		measure(run{peer: "1 download + gdal_translate (production today)", where: "S3", vcpus: 1},
+		measure(run{peer: "1 download + gdal_translate (production today)", where: "S3", vcpus: 1, uploads: true},
 			one(self, "-worker", "peer1", "-bucket", bucket, "-keys", keys, "-tmp", tmp), true)
 		measure(run{peer: "2 gdal_translate /vsis3/", where: "S3", vcpus: 1, note: "thumbnail written locally"},
 			one(self, "-worker", "peer2", "-bucket", bucket, "-keys", keys, "-tmp", tmp), true)
@@ -134,7 +166,7 @@ func main() {
 			}
 			makeBucket(ctx, bucket+"-out"+fmt.Sprint(v))
 			clearPrefix(ctx, bucket+"-out"+fmt.Sprint(v), l.name+"/")
-			measure(run{peer: fmt.Sprintf("4 quicklook job, %d vCPU", v), where: "S3", vcpus: v}, envCmd(args[0], args[1:]...), true)
+			measure(run{peer: fmt.Sprintf("4 quicklook job, %d vCPU", v), where: "S3", vcpus: v, uploads: true}, envCmd(args[0], args[1:]...), true)
 		}
 		// Local disk.
 		measure(run{peer: "1 gdal_translate -outsize 270 270", where: "disk", vcpus: 1},
@@ -177,6 +209,29 @@ func pinServerSide() bool {
 		ok = false
 	}
 	return ok
+}
+
+// countRequests sorts what the proxy saw into the kinds S3 bills.
+func countRequests(reqs []s3proxy.Request) storage.Requests {
+	var out storage.Requests
+	for _, r := range reqs {
+		q, _ := url.ParseQuery(r.RawQuery)
+		switch {
+		case r.Method == http.MethodGet && q.Has("list-type"):
+			out.LIST++
+		case r.Method == http.MethodGet:
+			out.GET++
+		case r.Method == http.MethodHead:
+			out.HEAD++
+		case r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "":
+			out.COPY++
+		case r.Method == http.MethodPost && q.Has("delete"), r.Method == http.MethodDelete:
+			out.DELETE++
+		default:
+			out.PUT++
+		}
+	}
+	return out
 }
 
 func envCmd(name string, args ...string) *exec.Cmd {
