@@ -237,8 +237,11 @@ func NewStack(scope constructs.Construct, id string, cfg Config, props *awscdk.S
 				// The job prices its run with the vCPUs it holds (an EC2
 				// container sees the host's CPUs).
 				"QUICKLOOK_VCPUS": jsii.String(strconv.Itoa(cfg.JobVcpus)),
-				"QUICKLOOK_LOG_FORMAT":  jsii.String("json"),
-				"QUICKLOOK_URL_BASE":    urlBase,
+				// Each job writes its own contact-sheet page; submit status
+				// rebuilds the index once the run is over.
+				"QUICKLOOK_CONTACT_SHEET": jsii.String("page"),
+				"QUICKLOOK_LOG_FORMAT":    jsii.String("json"),
+				"QUICKLOOK_URL_BASE":      urlBase,
 				// GDAL keeps a cache of decoded blocks: a fraction of the job's memory.
 				"QUICKLOOK_GDAL_CACHE_MB": jsii.String(strconv.Itoa(max(64, cfg.JobMemoryMiB/16))),
 			},

@@ -61,6 +61,7 @@ func runCommand(code *int) *cli.Command {
 			&cli.BoolFlag{Name: "isolate", EnvVars: env("ISOLATE"), Value: true, Usage: "render in one child process per worker, so a crash or hang in an image decoder costs that image (recorded as crashed or timeout), not the run; --isolate=false renders in this process"},
 			&cli.StringFlag{Name: "log-format", EnvVars: env("LOG_FORMAT"), Value: "auto", Usage: "auto (JSON unless on a terminal), json or text"},
 			&cli.BoolFlag{Name: "verbose", EnvVars: env("VERBOSE"), Usage: "debug logging"},
+			&cli.StringFlag{Name: "contact-sheet", EnvVars: env("CONTACT_SHEET"), Value: engine.ContactSheetIndex, Usage: "index: write this job's page and rebuild the contact sheet's index; page: the page only (jobs of a submitted run: the submitter rebuilds the index once, saving each job a listing, reads and a write); off"},
 			&cli.StringFlag{Name: "read-plan", EnvVars: env("READ_PLAN"), Value: render.PlanAuto, Usage: "how an image's bytes are fetched: sparse (only the needed ranges, a request each), bulk (the whole needed span in a few large streamed requests), or auto (whichever costs less at the prices below: requests, and the vCPU held while waiting)"},
 			flagset.VCPUs(),
 		}, flagset.Prices()...),
@@ -232,6 +233,11 @@ func configure(c *cli.Context, log *slog.Logger) (engine.Config, error) {
 	if c.Float64("vcpus") <= 0 {
 		return cfg, fmt.Errorf("--vcpus must be positive")
 	}
+	switch c.String("contact-sheet") {
+	case engine.ContactSheetIndex, engine.ContactSheetPage, engine.ContactSheetOff:
+	default:
+		return cfg, fmt.Errorf("--contact-sheet %q: index, page or off", c.String("contact-sheet"))
+	}
 	var reporter progress.Reporter = &progress.Log{Log: log, Every: 15 * time.Second}
 	if logging.IsTerminal(os.Stderr) && !logging.InBatch() {
 		reporter = &progress.Bar{W: os.Stderr}
@@ -242,7 +248,7 @@ func configure(c *cli.Context, log *slog.Logger) (engine.Config, error) {
 		MaxFailureRate: c.Float64("max-failure-rate"), Prune: c.Bool("prune"),
 		CacheControl: c.String("cache-control"), Attempt: os.Getenv("AWS_BATCH_JOB_ATTEMPT"),
 		DrainTimeout: c.Duration("drain-timeout"), Log: log, Progress: reporter, Renderer: renderer,
-		Prices: prices, VCPUs: c.Float64("vcpus"),
+		Prices: prices, VCPUs: c.Float64("vcpus"), ContactSheet: c.String("contact-sheet"),
 	}, nil
 }
 

@@ -131,7 +131,7 @@ func makeBigCOG(t *testing.T) string {
 	return cog
 }
 
-func TestS3NAIPSizedCOGReadsAFewPercentOnTheWire(t *testing.T) {
+func TestS3NAIPSizedCOGReadsInOneRequest(t *testing.T) {
 	srcLoc, dstLoc := s3test.Bucket(t, "cog"), s3test.Bucket(t, "cogthumbs")
 	cog := makeBigCOG(t)
 	b, _ := os.ReadFile(cog)
@@ -147,8 +147,10 @@ func TestS3NAIPSizedCOGReadsAFewPercentOnTheWire(t *testing.T) {
 	wire, gets := proxy.BytesServed("m_naip_sized_cog.tif")
 	frac := float64(wire) / float64(len(b))
 	t.Logf("COG %d bytes; %d bytes (%.2f%%) over the wire in %d GETs", len(b), wire, 100*frac, gets)
-	if frac > 0.03 || wire > 2<<20 {
-		t.Fatalf("read %d of %d bytes (%.1f%%) on the wire", wire, len(b), 100*frac)
+	// One GET: the first read of a header takes the 2 MiB after it, which
+	// costs less waiting than a second request and holds the small overviews.
+	if frac > 0.1 || wire > 2<<20 || gets != 1 {
+		t.Fatalf("read %d of %d bytes (%.1f%%) on the wire in %d GETs", wire, len(b), 100*frac, gets)
 	}
 	recs := manifestsOf(t, s3Store(t, dstLoc))
 	for _, rs := range recs {

@@ -83,9 +83,11 @@ type group struct {
 	Thumbs []Thumb
 }
 
-// Write renders the job's page and rebuilds the index from every job's
-// digest. sourceURL is the source store's location, for links to sources.
-func Write(ctx context.Context, dest storage.Store, sourceURL string, sum manifest.Summary, records []manifest.Record) error {
+// Write renders the job's page and its digest and, with index, rebuilds the
+// index from every job's digest (a listing, a read of each digest and a
+// write: jobs of a submitted run leave that to the submitter, once).
+// sourceURL is the source store's location, for links to sources.
+func Write(ctx context.Context, dest storage.Store, sourceURL string, sum manifest.Summary, records []manifest.Record, index bool) error {
 	var thumbs []Thumb
 	var fails []Failure
 	for _, r := range records {
@@ -127,6 +129,9 @@ func Write(ctx context.Context, dest storage.Store, sourceURL string, sum manife
 	}
 	if err := dest.Put(ctx, layout.JobDigest(sum.Job), b, storage.PutOptions{ContentType: "application/json", CacheControl: "no-cache"}); err != nil {
 		return err
+	}
+	if !index {
+		return nil
 	}
 	return writeIndex(ctx, dest)
 }

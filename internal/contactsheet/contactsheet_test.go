@@ -28,11 +28,14 @@ func TestPagesLinkEveryThumbnailRelatively(t *testing.T) {
 		}
 	}
 	sum := manifest.Summary{Job: "al_2013-1", Prefix: "al/2013/", Sources: 3, Created: 1, Skipped: 1, Failed: 1, Finished: time.Now()}
-	if err := Write(ctx, dest, "/srv/naip/", sum, recs); err != nil {
+	if err := Write(ctx, dest, "/srv/naip/", sum, recs, false); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := os.Stat(filepath.Join(root, "_quicklook", "index.html")); err == nil {
+		t.Fatal("a page-only write rebuilt the index")
+	}
 	other := manifest.Summary{Job: "ga_2015-2", Prefix: "ga/2015/", Sources: 0, Finished: time.Now()}
-	if err := Write(ctx, dest, "s3://aws-naip/", other, nil); err != nil {
+	if err := Write(ctx, dest, "s3://aws-naip/", other, nil, true); err != nil {
 		t.Fatal(err)
 	}
 	index, err := os.ReadFile(filepath.Join(root, "_quicklook", "index.html"))

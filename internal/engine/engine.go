@@ -62,7 +62,17 @@ type Config struct {
 	// Prices and VCPUs price the run in its summary (default list prices, 1).
 	Prices pricing.Prices
 	VCPUs  float64
+	// ContactSheet: the job's page and the index rebuilt (default), the page
+	// only (the submitter rebuilds the index once a run is over), or none.
+	ContactSheet string
 }
+
+// Contact sheet modes.
+const (
+	ContactSheetIndex = "index"
+	ContactSheetPage  = "page"
+	ContactSheetOff   = "off"
+)
 
 // Result is the run's outcome.
 type Result struct {
@@ -187,8 +197,10 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 	writeCtx, cancel := context.WithTimeout(work, 30*time.Second)
 	defer cancel()
 	// The contact sheet is for people: a failure to write it is no failure of the run.
-	if err := contactsheet.Write(writeCtx, c.Dest, c.Source.URL(), sum, records); err != nil {
-		log.Warn("contact sheet not written", "error", err.Error())
+	if c.ContactSheet != ContactSheetOff {
+		if err := contactsheet.Write(writeCtx, c.Dest, c.Source.URL(), sum, records, c.ContactSheet == ContactSheetIndex); err != nil {
+			log.Warn("contact sheet not written", "error", err.Error())
+		}
 	}
 	// The account: every call so far, and the manifest and summary writes.
 	counts := usage.Counts()
@@ -221,6 +233,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.VCPUs <= 0 {
 		c.VCPUs = 1
+	}
+	if c.ContactSheet == "" {
+		c.ContactSheet = ContactSheetIndex
 	}
 	if c.Prices == (pricing.Prices{}) {
 		c.Prices = pricing.Default()
@@ -347,7 +362,7 @@ func (c *Config) renderOne(ctx context.Context, it *item) manifest.Record {
 	}
 	level := res.Level
 	rec.Level = &level
-	rec.ReadPlan = res.ReadPlan
+	rec.ReadPlan, rec.Layout = res.ReadPlan, res.Layout
 	rec.Outputs = append(rec.Outputs, it.kept...)
 	for _, o := range res.Outputs {
 		key := naming.OutputKey("", it.obj.Key, o.Profile)

@@ -20,8 +20,8 @@ func env(name string) []string { return []string{"QUICKLOOK_" + name} }
 // QUICKLOOK_PRICE_* variable) per price over it.
 func Prices() []cli.Flag {
 	d := pricing.Default()
-	f := func(name, envName string, v float64, usage string) cli.Flag {
-		return &cli.Float64Flag{Name: name, EnvVars: env(envName), Value: v, Usage: usage, Category: "Prices"}
+	f := func(name, envName string, v float64, usage string, aliases ...string) cli.Flag {
+		return &cli.Float64Flag{Name: name, Aliases: aliases, EnvVars: env(envName), Value: v, Usage: usage, Category: "Prices"}
 	}
 	return []cli.Flag{
 		&cli.StringFlag{Name: "prices", EnvVars: env("PRICES"), Usage: "JSON file of prices (get_per_1000, put_per_1000, list_per_1000, head_per_1000, delete_per_1000, copy_per_1000, vcpu_hour, latency_ms, bandwidth_mbps); flags below override it", Category: "Prices"},
@@ -31,7 +31,7 @@ func Prices() []cli.Flag {
 		f("price-list", "PRICE_LIST", d.LIST, "USD per 1,000 LIST requests"),
 		f("price-delete", "PRICE_DELETE", d.DELETE, "USD per 1,000 DELETE requests"),
 		f("price-copy", "PRICE_COPY", d.COPY, "USD per 1,000 COPY requests"),
-		f("price-vcpu-hour", "PRICE_VCPU_HOUR", d.VCPUHour, "USD per vCPU-hour (Spot; on-demand is about three times more)"),
+		f("price-vcpu-hour", "PRICE_VCPU_HOUR", d.VCPUHour, "USD per vCPU-hour (Spot; on-demand is about three times more)", "vcpu-hour-price"),
 		f("latency-ms", "LATENCY_MS", d.LatencyMS, "a storage request's time to first byte, for pricing the time a read plan waits"),
 		f("bandwidth-mbps", "BANDWIDTH_MBPS", d.BandwidthMBps, "MB/s one job's reads draw in all, for pricing the time a read plan waits"),
 	}

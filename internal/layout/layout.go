@@ -9,6 +9,7 @@
 //	_quicklook/manifests/<job>/<stamp>.summary.json   ... and its summary
 //	_quicklook/runs/<run>/run.json              a submitted run's record
 //	_quicklook/runs/<run>/plan-NNN.json         the plan file of its array job NNN
+//	_quicklook/calibrate/<id>/                  sample renders of 'submit plan --calibrate', removed after
 package layout
 
 import (
@@ -77,6 +78,10 @@ func RunRecord(runID string) string { return RunDir(runID) + "run.json" }
 
 // PlanFile is the key of the plan file that array job k of a run reads.
 func PlanFile(runID string, k int) string { return RunDir(runID) + fmt.Sprintf("plan-%03d.json", k) }
+
+// CalibrateDir is a scratch destination for the sample renders 'submit plan
+// --calibrate' makes, removed afterwards.
+func CalibrateDir(id string) string { return Dir + "calibrate/" + id + "/" }
 
 // At joins a location (s3://BUCKET/BASE/ or a folder) and a key under it.
 func At(location, key string) string { return strings.TrimSuffix(location, "/") + "/" + key }

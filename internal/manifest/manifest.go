@@ -59,8 +59,10 @@ type Record struct {
 	BytesRead    int64            `json:"bytes_read"`
 	BytesWritten int64            `json:"bytes_written,omitempty"`
 	CPUSeconds   float64          `json:"cpu_seconds,omitempty"`
-	// ReadPlan says how the image was read and why (sparse or bulk).
+	// ReadPlan says how the image was read and why (sparse or bulk);
+	// Layout how it stores its pixels (cog, tiled, striped, mrf, photo, other).
 	ReadPlan string `json:"read_plan,omitempty"`
+	Layout   string `json:"layout,omitempty"`
 	Level    *int   `json:"overview_level,omitempty"` // 0 full resolution, k the k-th overview
 	Millis   int64  `json:"ms"`
 }

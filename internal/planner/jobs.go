@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"quicklook/internal/planfile"
+	"quicklook/internal/pricing"
 	"quicklook/internal/runspec"
 	"quicklook/internal/sources"
 	"quicklook/internal/storage"
@@ -22,9 +23,10 @@ type Config struct {
 	Enumerate     EnumerateOptions
 	// Filter decides what is an image; every job of the run gets it.
 	Filter sources.Filter
-	// Estimates: render time per image on one vCPU, and its price.
-	SecondsPerImage  float64
-	PricePerVCPUHour float64
+	// Prices price the estimates; SecondsPerImage (of one vCPU) is the guess
+	// when no image was measured.
+	Prices          pricing.Prices
+	SecondsPerImage float64
 	// ShardBytes is the bin-packing target of one array child.
 	ShardBytes int64
 	RunID      string
@@ -35,13 +37,15 @@ type Config struct {
 // Inventory is what a run would cover: its prefixes and, counted, what they
 // hold. 'submit plan --output' writes it and 'submit run --from' reads it.
 type Inventory struct {
-	RunID     string  `json:"run_id"`
-	Prefixes  []Sized `json:"prefixes"`
-	Counted   bool    `json:"counted"`
-	Objects   int     `json:"objects"`
-	Bytes     int64   `json:"bytes"`
-	VCPUHours float64 `json:"vcpu_hours"`
-	Cost      float64 `json:"cost"`
+	RunID    string  `json:"run_id"`
+	Prefixes []Sized `json:"prefixes"`
+	Counted  bool    `json:"counted"`
+	Objects  int     `json:"objects"`
+	Bytes    int64   `json:"bytes"`
+	// Estimate is the run's predicted cost, Estimates each prefix's (see
+	// EstimateAll): measured when images were sampled, else a guess.
+	Estimate  *Estimate           `json:"estimate,omitempty"`
+	Estimates map[string]Estimate `json:"estimates,omitempty"`
 }
 
 // Survey enumerates the prefixes; with count, it also counts images and
@@ -70,8 +74,7 @@ func Survey(ctx context.Context, cfg Config, count bool) (*Inventory, storage.St
 			inv.Objects += s.Objects
 			inv.Bytes += s.Bytes
 		}
-		inv.VCPUHours = float64(inv.Objects) * cfg.SecondsPerImage / 3600
-		inv.Cost = inv.VCPUHours * cfg.PricePerVCPUHour
+		EstimateAll(inv, nil, cfg.Prices, cfg.SecondsPerImage, "")
 	}
 	if inv.RunID == "" {
 		inv.RunID = DefaultRunID(cfg, prefixes, time.Now())

@@ -203,8 +203,12 @@ func (c *readCache) ReadAt(key string, p []byte, off int64) (int, error) {
 		var todo [][2]int64
 		for _, g := range c.gaps(key, off, off+want) {
 			// Read ahead on small reads: GDAL parses headers a few bytes at a time.
-			if g[1]-g[0] < c.readAhead {
-				g[1] = min(g[0]+c.readAhead, size)
+			ahead := c.readAhead
+			if g[0] == 0 {
+				ahead = max(ahead, c.policy.firstRead())
+			}
+			if g[1]-g[0] < ahead {
+				g[1] = min(g[0]+ahead, size)
 			}
 			todo = append(todo, g)
 		}
@@ -247,7 +251,7 @@ func (c *readCache) Prefetch(key string, ranges [][2]int64) (readPlan, error) {
 	plan := planReads(want, c.policy)
 	window := int64(prefetchWindow)
 	if plan.name == PlanBulk {
-		window = bulkStreams * (plan.chunks[0].r[1] - plan.chunks[0].r[0])
+		window = bulkStreams * bulkMaxKept
 	}
 	c.mu.Lock()
 	c.plans[key] = &prefetchPlan{chunks: plan.chunks, window: min(window, c.maxBytes/2)}
@@ -266,11 +270,11 @@ func (c *readCache) advance(key string, off int64) {
 	if pl == nil {
 		return
 	}
+	// The window counts the bytes requests keep ahead of GDAL, not those
+	// that stream past.
 	var ahead int64
 	for i := 0; i < pl.next; i++ {
-		if ch := pl.chunks[i].r; ch[1] > off {
-			ahead += ch[1] - max(ch[0], off)
-		}
+		ahead += pl.chunks[i].keptAfter(off)
 	}
 	var batch []fetchChunk
 	for pl.next < len(pl.chunks) {
@@ -279,11 +283,12 @@ func (c *readCache) advance(key string, off int64) {
 			pl.next++
 			continue
 		}
-		if ahead > 0 && ahead+(ch.r[1]-ch.r[0]) > pl.window {
+		k := ch.keptAfter(off)
+		if ahead > 0 && ahead+k > pl.window {
 			break
 		}
 		batch = append(batch, ch)
-		ahead += ch.r[1] - ch.r[0]
+		ahead += k
 		pl.next++
 	}
 	if c.held > pl.window {

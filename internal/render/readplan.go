@@ -38,9 +38,9 @@ const (
 	sparseGap     = 16 << 10 // join needed ranges this close: fewer requests for a few wasted bytes
 	sparseChunk   = 2 << 20  // at most this much a request, many at once
 	bulkMinChunk  = 4 << 20
-	bulkMaxChunk  = 16 << 20
-	bulkStreams   = 4       // bulk requests under way at once
-	keepPiece     = 1 << 20 // a read waits for kept bytes this much at a time, not a whole request
+	bulkMaxKept   = 16 << 20 // a bulk request keeps at most this much (memory), however long its span
+	bulkStreams   = 4        // bulk requests under way at once
+	keepPiece     = 1 << 20  // a read waits for kept bytes this much at a time, not a whole request
 	sparseStreams = 32
 )
 
@@ -49,6 +49,21 @@ const (
 type fetchChunk struct {
 	r    [2]int64
 	keep [][2]int64
+}
+
+// keptAfter is how many of the bytes the request keeps lie past off.
+func (ch fetchChunk) keptAfter(off int64) int64 {
+	keep := ch.keep
+	if keep == nil {
+		keep = [][2]int64{ch.r}
+	}
+	var n int64
+	for _, k := range keep {
+		if k[1] > off {
+			n += k[1] - max(k[0], off)
+		}
+	}
+	return n
 }
 
 // readPlan is a decided plan: its requests, and what it was chosen over.
@@ -104,11 +119,20 @@ func bulkPlan(needed [][2]int64, pol ReadPolicy) readPlan {
 	p := readPlan{name: PlanBulk}
 	parts := coalesce(append([][2]int64(nil), needed...), 0)
 	lo, hi := parts[0][0], parts[len(parts)-1][1]
-	// One request up to bulkMaxChunk; beyond, a few at once (bulkStreams),
-	// each large, as the window allows.
+	var kept int64
+	for _, r := range parts {
+		kept += r[1] - r[0]
+	}
+	// One request for a span up to bulkMaxKept; a longer one in
+	// bulkStreams requests at once, each keeping at most bulkMaxKept: the
+	// bytes streaming past are free, only the kept ones take memory (a
+	// striped file keeps a fourteenth of its span: four requests; a tiled
+	// one all of it: 16 MiB a request).
 	chunk := hi - lo
-	if chunk > bulkMaxChunk {
-		chunk = min(max((hi-lo+bulkStreams-1)/bulkStreams, bulkMinChunk), bulkMaxChunk)
+	if chunk > bulkMaxKept {
+		keptShare := float64(kept) / float64(hi-lo)
+		chunk = max((hi-lo+bulkStreams-1)/bulkStreams, bulkMinChunk)
+		chunk = min(chunk, int64(bulkMaxKept/keptShare))
 	}
 	for s := lo; s < hi; s += chunk {
 		ch := fetchChunk{r: [2]int64{s, min(s+chunk, hi)}}
@@ -125,6 +149,18 @@ func bulkPlan(needed [][2]int64, pol ReadPolicy) readPlan {
 	p.requests, p.bytes = len(p.chunks), hi-lo
 	p.cost = pol.estimate(p.requests, p.bytes, bulkStreams)
 	return p
+}
+
+// firstRead is how much the first read of an object fetches: where a
+// request costs as much as many megabytes of waiting, a few megabytes more
+// of the header's neighbourhood cost less than the request they spare (a
+// COG puts its small overviews right after its header).
+func (pol ReadPolicy) firstRead() int64 {
+	if pol.Plan == PlanSparse || pol.VCPUSecondUSD <= 0 {
+		return 0
+	}
+	breakEven := pol.RequestUSD / pol.VCPUSecondUSD * pol.BandwidthBps
+	return min(int64(breakEven/4), 2<<20)
 }
 
 // estimate prices a plan: its requests, and the vCPU held while it waits

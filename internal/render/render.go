@@ -102,7 +102,10 @@ type Result struct {
 	// Level is the resolution read: 0 full resolution, k the k-th largest overview.
 	Level int
 	// ReadPlan says how the bytes were fetched and why (see planReads).
-	ReadPlan    string
+	ReadPlan string
+	// Layout is how the image stores its pixels, as far as reading costs go:
+	// cog (tiled, with overviews), tiled, striped, mrf, photo or other.
+	Layout      string
 	LevelWidth  int
 	LevelHeight int
 }
@@ -123,6 +126,27 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Class + ": " + e.Msg }
+
+// layoutOf names how an image stores its pixels, for costing: reading a
+// COG costs a tile or two, a striped or tiled file without overviews its
+// whole span, a photo all of it.
+func layoutOf(driver string, b godal.Band, width int) string {
+	switch driver {
+	case "GTiff":
+		switch {
+		case b.Structure().BlockSizeX >= width:
+			return "striped"
+		case len(b.Overviews()) > 0:
+			return "cog"
+		}
+		return "tiled"
+	case "MRF":
+		return "mrf"
+	case "JPEG", "PNG", "WEBP", "GIF":
+		return "photo"
+	}
+	return "other"
+}
 
 // photoExtensions are formats whose decoders read front to back: their bytes
 // are all needed, and fetched at once, before GDAL opens them.
@@ -229,6 +253,7 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 		return nil, err
 	}
 	orientation, _ := strconv.Atoi(strings.TrimSpace(ds.Metadata("EXIF_Orientation")))
+	layout := layoutOf(ds.Driver().ShortName(), ds.Bands()[pick.bands[0]], st.SizeX)
 	// Closing finishes the decoder, which is when libjpeg reports a truncated file.
 	closed = true
 	ds.Close(godal.ErrLogger(diag.lenient))
@@ -236,7 +261,8 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 		return nil, err
 	}
 
-	res := &Result{Width: st.SizeX, Height: st.SizeY, Level: lvl.index, LevelWidth: lvl.w, LevelHeight: lvl.h, ReadPlan: plan.why}
+	res := &Result{Width: st.SizeX, Height: st.SizeY, Level: lvl.index, LevelWidth: lvl.w, LevelHeight: lvl.h, ReadPlan: plan.why,
+		Layout: layout}
 	for _, p := range opt.Profiles {
 		w, h := targetSize(st.SizeX, st.SizeY, p.Size)
 		out := orient(resize(img, w, h), orientation)

@@ -414,22 +414,34 @@ func TestNAIPSizedCOGReadsASmallFraction(t *testing.T) {
 	dir := t.TempDir()
 	cog := makeNAIPSizedCOG(t, dir)
 	st, _ := os.Stat(cog)
-	src := &dirSource{dir: dir}
-	res, err := Render(context.Background(), src, filepath.Base(cog), nil, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o := res.Outputs[0]; o.Width != 205 || o.Height != 256 {
-		t.Fatalf("thumbnail %dx%d, want 205x256", o.Width, o.Height)
-	}
-	read := src.bytes.Load()
-	frac := float64(read) / float64(st.Size())
-	t.Logf("COG %d bytes, read %d bytes (%.2f%%) in %d reads, level %d (%dx%d)", st.Size(), read, 100*frac, src.reads.Load(), res.Level, res.LevelWidth, res.LevelHeight)
-	if frac > 0.05 || read > 2<<20 {
-		t.Fatalf("read %d of %d bytes (%.1f%%): more than the overview needs", read, st.Size(), 100*frac)
-	}
-	if res.Level == 0 {
-		t.Fatal("full resolution was read")
+	saved := cfg.Read
+	defer func() { cfg.Read = saved }()
+	for _, plan := range []string{PlanSparse, PlanAuto} {
+		cfg.Read.Plan = plan
+		src := &dirSource{dir: dir}
+		res, err := Render(context.Background(), src, filepath.Base(cog), nil, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := res.Outputs[0]; o.Width != 205 || o.Height != 256 {
+			t.Fatalf("thumbnail %dx%d, want 205x256", o.Width, o.Height)
+		}
+		if res.Level == 0 {
+			t.Fatal("full resolution was read")
+		}
+		read, reads := src.bytes.Load(), src.reads.Load()
+		frac := float64(read) / float64(st.Size())
+		t.Logf("%s: COG %d bytes, read %d bytes (%.2f%%) in %d reads, level %d (%dx%d)", plan, st.Size(), read, 100*frac, reads, res.Level, res.LevelWidth, res.LevelHeight)
+		switch plan {
+		case PlanSparse: // the fewest bytes: the header, then the overview tile
+			if frac > 0.05 || read > 2<<20 {
+				t.Fatalf("sparse: read %d of %d bytes (%.1f%%): more than the overview needs", read, st.Size(), 100*frac)
+			}
+		case PlanAuto: // the fewest requests: the header's first read takes the small overviews after it
+			if reads != 1 || read > 2<<20 {
+				t.Fatalf("auto: %d reads of %d bytes: want one read of the header and the overview after it", reads, read)
+			}
+		}
 	}
 }
 

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"time"
 
+	qllayout "quicklook/internal/layout"
+	"quicklook/internal/manifest"
 	"quicklook/internal/pricing"
 	"quicklook/internal/s3proxy"
 	"quicklook/internal/storage"
@@ -55,6 +57,10 @@ type run struct {
 	// PUT per thumbnail is priced in (every method must store its output).
 	requests storage.Requests
 	uploads  bool
+	// objects are the job's requests its manifest attributes to the images
+	// (reads, thumbnail writes): without its own listings and writes, which
+	// a prefix of thousands of images spreads thin.
+	objects *storage.Requests
 }
 
 func (r run) perSecond() float64 { return float64(r.images) / r.wall.Seconds() }
@@ -78,6 +84,11 @@ func (r run) costPerThousand() float64 {
 	}
 	c := prices.Price(req, r.wall.Seconds()*float64(r.vcpus), r.images)
 	return c.PerThousand
+}
+
+// objectsCostPerThousand is costPerThousand with only the objects' requests.
+func (r run) objectsCostPerThousand() float64 {
+	return prices.Price(*r.objects, r.wall.Seconds()*float64(r.vcpus), r.images).PerThousand
 }
 
 var prices = pricing.Default()
@@ -155,18 +166,26 @@ func main() {
 		one := func(args ...string) *exec.Cmd { return envCmd("taskset", append([]string{"-c", "0"}, args...)...) }
 		measure(run{peer: "1 download + gdal_translate (production today)", where: "S3", vcpus: 1, uploads: true},
 			one(self, "-worker", "peer1", "-bucket", bucket, "-keys", keys, "-tmp", tmp), true)
+		measure(run{peer: "1b the same, ten parts at once (aws s3 cp)", where: "S3", vcpus: 1, uploads: true},
+			one(self, "-worker", "peer1b", "-bucket", bucket, "-keys", keys, "-tmp", tmp), true)
 		measure(run{peer: "2 gdal_translate /vsis3/", where: "S3", vcpus: 1, note: "thumbnail written locally"},
 			one(self, "-worker", "peer2", "-bucket", bucket, "-keys", keys, "-tmp", tmp), true)
 		for _, v := range []int{1, 2} {
-			args := []string{*jobBin, "run", "--source", "s3://" + bucket, "--prefix", l.name + "/", "--dest", "s3://" + bucket + "-out" + fmt.Sprint(v) + "/", "--log-format", "json"}
+			// As a job of a submitted run: its contact-sheet page only (the
+			// submitter rebuilds the index once the run is over).
+			args := []string{*jobBin, "run", "--source", "s3://" + bucket, "--prefix", l.name + "/", "--dest", "s3://" + bucket + "-out" + fmt.Sprint(v) + "/",
+				"--log-format", "json", "--contact-sheet", "page", "--vcpus", fmt.Sprint(v)}
 			if v == 1 {
 				args = append([]string{"taskset", "-c", "0"}, args...)
 			} else {
 				args = append([]string{"taskset", "-c", "0,1"}, args...)
 			}
-			makeBucket(ctx, bucket+"-out"+fmt.Sprint(v))
-			clearPrefix(ctx, bucket+"-out"+fmt.Sprint(v), l.name+"/")
+			out := bucket + "-out" + fmt.Sprint(v)
+			makeBucket(ctx, out)
+			clearPrefix(ctx, out, l.name+"/")
 			measure(run{peer: fmt.Sprintf("4 quicklook job, %d vCPU", v), where: "S3", vcpus: v, uploads: true}, envCmd(args[0], args[1:]...), true)
+			objs := objectRequests(ctx, out)
+			runs[len(runs)-1].objects = &objs
 		}
 		// Local disk.
 		measure(run{peer: "1 gdal_translate -outsize 270 270", where: "disk", vcpus: 1},
@@ -209,6 +228,28 @@ func pinServerSide() bool {
 		ok = false
 	}
 	return ok
+}
+
+// objectRequests adds up the requests the job's manifests attribute to objects.
+func objectRequests(ctx context.Context, bucket string) storage.Requests {
+	st, _ := storage.OpenS3(ctx, "s3://"+bucket, storage.OpenOptions{})
+	var total storage.Requests
+	st.List(ctx, qllayout.ManifestsDir, "", func(e storage.Entry) error {
+		if !strings.HasSuffix(e.Key, ".jsonl") {
+			return nil
+		}
+		rc, err := st.Get(ctx, e.Key)
+		if err != nil {
+			log.Fatal(err)
+		}
+		recs, _, _ := manifest.Parse(rc)
+		rc.Close()
+		for _, r := range recs {
+			total.Add(r.Requests)
+		}
+		return nil
+	})
+	return total
 }
 
 // countRequests sorts what the proxy saw into the kinds S3 bills.

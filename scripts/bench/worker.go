@@ -36,14 +36,18 @@ func worker(peer string, args []string) int {
 		return 1
 	}
 	switch peer {
-	case "peer1": // production today: whole object down, subprocess, thumbnail up
+	case "peer1", "peer1b": // production today: whole object down, subprocess, thumbnail up
 		st, err := storage.OpenS3(ctx, "s3://"+*bucket, storage.OpenOptions{})
 		if err != nil {
 			return fail(err)
 		}
 		for _, k := range strings.Split(*keys, ",") {
 			local := filepath.Join(*tmp, "peer1-"+filepath.Base(k))
-			if err := download(ctx, st, k, local); err != nil {
+			at := 1 // production's downloader: one 8 MiB part after another
+			if peer == "peer1b" {
+				at = 10 // aws s3 cp: ten parts at once
+			}
+			if err := download(ctx, st, k, local, at); err != nil {
 				return fail(err)
 			}
 			thumb := local + ".jpg"
@@ -85,10 +89,10 @@ func worker(peer string, args []string) int {
 	return 0
 }
 
-// download fetches a whole object as the AWS CLI (aws s3 cp) does: a HEAD,
-// then ranged GETs of 8 MiB parts, ten at a time, into the file.
-func download(ctx context.Context, st *storage.S3, key, local string) error {
-	const part, concurrency = 8 << 20, 10
+// download fetches a whole object in ranged GETs of 8 MiB parts after a
+// HEAD, concurrency at a time (aws s3 cp takes ten), into the file.
+func download(ctx context.Context, st *storage.S3, key, local string, concurrency int) error {
+	const part = 8 << 20
 	obj, err := st.Stat(ctx, key)
 	if err != nil {
 		return err
