@@ -119,12 +119,12 @@ func Predict(s Sized, samples []Sample, prices pricing.Prices, secondsPerImage f
 			DELETE: round(req[4]), COPY: round(req[5])}
 		e.Basis = basis
 	}
-	// The job's own: listings of the source (a request per 1,000 keys), the
-	// destination and its manifests; the contact sheet's pages; manifest and
-	// summary.
-	e.Requests.LIST += int64((s.Objects+999)/1000) + 3
-	e.Requests.GET += 2
-	e.Requests.PUT += 5
+	// The job's own: listings of the source (a request per 1,000 keys), of
+	// the destination and of its manifests; a read of its last manifest; its
+	// contact-sheet page and digest, manifest and summary.
+	e.Requests.LIST += int64((s.Objects+999)/1000) + 2
+	e.Requests.GET++
+	e.Requests.PUT += 4
 	e.Cost = prices.Price(e.Requests, e.VCPUHours*3600, 0)
 	return e
 }
