@@ -156,7 +156,13 @@ func NewStack(scope constructs.Construct, id string, cfg Config, props *awscdk.S
 			}}, jsii.Bool(true))
 		}
 	}
-	queue := awsbatch.NewJobQueue(stack, jsii.String("Queue"), &awsbatch.JobQueueProps{ComputeEnvironments: &envs})
+	// Fair share: each run is a share (submit names it), so a new, urgent run
+	// gets vCPUs beside a long backfill instead of queueing behind it; a
+	// tenth of the capacity is kept for shares not yet running.
+	scheduling := awsbatch.NewFairshareSchedulingPolicy(stack, jsii.String("Scheduling"), &awsbatch.FairshareSchedulingPolicyProps{
+		ShareDecay: awscdk.Duration_Hours(jsii.Number(1)), ComputeReservation: jsii.Number(10),
+	})
+	queue := awsbatch.NewJobQueue(stack, jsii.String("Queue"), &awsbatch.JobQueueProps{ComputeEnvironments: &envs, SchedulingPolicy: scheduling})
 
 	// Thumbnails: a private, encrypted, TLS-only bucket served by CloudFront
 	// through origin access control; or an existing bucket.

@@ -70,6 +70,13 @@ func TestStack(t *testing.T) {
 		tpl.ResourceCountIs(jsii.String("AWS::EC2::NatGateway"), jsii.Number(0))
 		tpl.HasResourceProperties(jsii.String("AWS::EC2::VPCEndpoint"), map[string]any{"VpcEndpointType": "Gateway"})
 		tpl.ResourceCountIs(jsii.String("AWS::Batch::JobQueue"), jsii.Number(1))
+		// Each run is a share of a fair-share queue: an urgent run overtakes a backfill.
+		tpl.HasResourceProperties(jsii.String("AWS::Batch::SchedulingPolicy"), map[string]any{
+			"FairsharePolicy": assertions.Match_ObjectLike(&map[string]any{"ShareDecaySeconds": 3600, "ComputeReservation": 10}),
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::Batch::JobQueue"), map[string]any{
+			"SchedulingPolicyArn": assertions.Match_AnyValue(),
+		})
 	})
 
 	t.Run("job definition: command, parameters, retries, resources", func(t *testing.T) {

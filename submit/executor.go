@@ -30,6 +30,7 @@ func submitFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "definition", EnvVars: env("DEFINITION"), Usage: "Batch job definition (batch executor)"},
 		&cli.Float64Flag{Name: "submit-rate", Value: 40, Usage: "SubmitJob calls per second (Batch allows 50)"},
+		&cli.IntFlag{Name: "priority", Usage: "Batch scheduling priority of the jobs (0-9999): on the stack's fair-share queue each run is a share, and a higher priority goes first within it"},
 		&cli.IntFlag{Name: "parallel", Value: max(1, runtime.NumCPU()/2), Usage: "jobs at once (local executor)"},
 		&cli.IntFlag{Name: "attempts", Value: runspec.Attempts, Usage: "attempts per job, retrying on exit 75 (local executor; Batch uses the job definition's)"},
 		&cli.StringFlag{Name: "job-bin", Usage: "the job binary (local executor; default: job next to this binary)"},
@@ -49,7 +50,19 @@ func newExecutor(c *cli.Context, name, queue string, submitting bool) (runspec.E
 		if submitting && c.String("definition") == "" {
 			return nil, usageError{errors.New("submitting to Batch needs --definition")}
 		}
-		return batch.New(c.Context, queue, c.String("definition"), c.Float64("submit-rate"))
+		client, err := batch.New(c.Context, queue, c.String("definition"), c.Float64("submit-rate"))
+		if err != nil {
+			return nil, err
+		}
+		if c.IsSet("priority") {
+			p := c.Int("priority")
+			if p < 0 || p > 9999 {
+				return nil, usageError{fmt.Errorf("--priority %d: 0 to 9999", p)}
+			}
+			pr := int32(p)
+			client.Priority = &pr
+		}
+		return client, nil
 	case "local":
 		jobBin := c.String("job-bin")
 		if jobBin == "" {

@@ -321,3 +321,65 @@ func TestLocalExecutorRunsEveryPrefixWithTheRetryPolicy(t *testing.T) {
 		t.Fatalf("retry exit %d:\n%s\n%s", rt.code, rt.stdout, rt.stderr)
 	}
 }
+
+// Nothing is submitted on a bad start: a destination that cannot be
+// written, a source that cannot be listed, a queue or job definition that
+// does not exist are each exit 2 with a one-line reason, before any SubmitJob.
+func TestNothingSubmittedOnABadStart(t *testing.T) {
+	fake := batchtest.New(t, "q", "d")
+	src := prefixes(t, 3, 10)
+	notADir := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(notADir, []byte("x"), 0o644)
+	for name, c := range map[string]struct {
+		args []string
+		want string
+	}{
+		"misspelt queue":      {[]string{"--queue", "qq", "--definition", "d", "--dest", t.TempDir()}, "job queue qq does not exist"},
+		"misspelt definition": {[]string{"--queue", "q", "--definition", "dd", "--dest", t.TempDir()}, "job definition dd has no active revision"},
+		"unwritable dest":     {[]string{"--queue", "q", "--definition", "d", "--dest", notADir}, "--dest"},
+		"missing source":      {[]string{"--queue", "q", "--definition", "d", "--dest", t.TempDir(), "--source", filepath.Join(src, "nope")}, "--source"},
+	} {
+		args := append([]string{"run", "--executor", "batch", "--source", src, "--depth", "2"}, c.args...)
+		r := runSubmit(t, args...)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) || len(lines) != 1 {
+			t.Errorf("%s: exit %d, stderr %q", name, r.code, r.stderr)
+		}
+	}
+	if n := len(fake.Jobs()); n != 0 {
+		t.Fatalf("%d jobs submitted after bad starts", n)
+	}
+}
+
+// On a fair-share queue every job names its run's share, with the priority
+// asked for; on a FIFO queue neither is sent (Batch refuses a share there).
+func TestPriorityAndFairShare(t *testing.T) {
+	fake := batchtest.New(t, "fair", "d")
+	fake.Queues["fifo"] = true
+	fake.FairShare["fair"] = true
+	src := prefixes(t, 2, 10)
+	r := runSubmit(t, "run", "--executor", "batch", "--queue", "fair", "--definition", "d", "--source", src, "--dest", t.TempDir(),
+		"--depth", "2", "--run-id", "urgent-1", "--priority", "900")
+	if r.code != 0 {
+		t.Fatalf("fair-share run: exit %d\n%s", r.code, r.stderr)
+	}
+	r = runSubmit(t, "run", "--executor", "batch", "--queue", "fifo", "--definition", "d", "--source", src, "--dest", t.TempDir(), "--depth", "2")
+	if r.code != 0 {
+		t.Fatalf("FIFO run: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, j := range fake.Jobs() {
+		switch j.Queue {
+		case "fair":
+			if j.Share != "urgent1" || j.Priority == nil || *j.Priority != 900 {
+				t.Errorf("fair-share job %s: share %q, priority %v", j.Name, j.Share, j.Priority)
+			}
+		case "fifo":
+			if j.Share != "" {
+				t.Errorf("FIFO job %s carries share %q", j.Name, j.Share)
+			}
+		}
+	}
+	if r := runSubmit(t, "run", "--executor", "batch", "--queue", "fifo", "--definition", "d", "--source", src, "--dest", t.TempDir(), "--depth", "2", "--priority", "10000"); r.code != 2 {
+		t.Errorf("--priority 10000: exit %d", r.code)
+	}
+}

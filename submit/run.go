@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"quicklook/internal/contactsheet"
+	"quicklook/internal/layout"
 	"quicklook/internal/planner"
 	"quicklook/internal/runspec"
 	"quicklook/internal/storage"
@@ -67,6 +68,15 @@ func runAction(c *cli.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if !c.Bool("dry-run") {
+		// Nothing is submitted on a bad start.
+		if err := exec.Preflight(ctx); err != nil {
+			return usageError{err}
+		}
+		if err := preflightStores(ctx, cfg); err != nil {
+			return usageError{err}
+		}
+	}
 
 	work, runID, err := plan(ctx, c, cfg)
 	if err != nil {
@@ -94,6 +104,32 @@ func runAction(c *cli.Context) error {
 	}
 	rec.Executor = c.String("executor")
 	return submit(ctx, exec, rec, work, "submitted")
+}
+
+// preflightStores checks that the source can be listed (with the
+// requester-pays setting) and that the destination takes writes: a probe
+// object, written and removed.
+func preflightStores(ctx context.Context, cfg planner.Config) error {
+	src, err := storage.Open(ctx, cfg.Source, storage.OpenOptions{RequesterPays: cfg.RequesterPays})
+	if err != nil {
+		return fmt.Errorf("--source: %w", err)
+	}
+	errEnough := errors.New("enough")
+	if err := src.List(ctx, cfg.Enumerate.Root, "/", func(storage.Entry) error { return errEnough }); err != nil && !errors.Is(err, errEnough) {
+		return fmt.Errorf("--source %s cannot be listed: %w", cfg.Source, err)
+	}
+	dst, err := storage.Open(ctx, cfg.Dest, storage.OpenOptions{Create: true})
+	if err != nil {
+		return fmt.Errorf("--dest: %w", err)
+	}
+	probe := layout.Dir + "probe-" + runspec.ShortHash(time.Now().String())
+	if err := dst.Put(ctx, probe, []byte("quicklook checks it can write here"), storage.PutOptions{}); err != nil {
+		return fmt.Errorf("--dest %s cannot be written: %w", cfg.Dest, err)
+	}
+	if err := dst.Delete(ctx, probe); err != nil {
+		return fmt.Errorf("--dest %s: removing the probe %s: %w", cfg.Dest, probe, err)
+	}
+	return nil
 }
 
 // plan surveys the source (or reads a survey) and cuts the run into jobs.

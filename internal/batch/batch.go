@@ -33,7 +33,14 @@ type Client struct {
 	api        *awsbatch.Client
 	Queue      string
 	Definition string
-	pace       *pacer
+	// Priority is the scheduling priority of the jobs submitted (0-9999;
+	// on fair-share queues a higher one goes first within its share).
+	Priority *int32
+	pace     *pacer
+	// fairShare is set by Preflight (which Submit runs first, once): the
+	// queue has a fair-share scheduling policy, so every job names its
+	// share (the run).
+	fairShare, checked bool
 }
 
 // New builds a client with the SDK's standard configuration (credential
@@ -64,6 +71,12 @@ func (c *Client) request(j runspec.Job) *awsbatch.SubmitJobInput {
 		Parameters: j.Parameters, Tags: j.Tags, PropagateTags: aws.Bool(true)}
 	if j.ArraySize > 0 {
 		in.ArrayProperties = &types.ArrayProperties{Size: aws.Int32(int32(j.ArraySize))}
+	}
+	if c.fairShare {
+		in.ShareIdentifier = aws.String(shareIdentifier(j.Tags["quicklook-run"]))
+	}
+	if c.Priority != nil {
+		in.SchedulingPriorityOverride = c.Priority
 	}
 	if len(j.Env) > 0 {
 		names := make([]string, 0, len(j.Env))

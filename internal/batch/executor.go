@@ -12,6 +12,11 @@ import (
 func (c *Client) Submit(ctx context.Context, rec *runspec.Record, w *runspec.Work, progress runspec.Progress) (runspec.Outcome, error) {
 	var out runspec.Outcome
 	rec.Queue = c.Queue
+	if !c.checked {
+		if err := c.Preflight(ctx); err != nil {
+			return out, err
+		}
+	}
 	existing, err := c.Jobs(ctx, runspec.NamePrefix(rec.RunID))
 	if err != nil {
 		return out, err

@@ -4,9 +4,11 @@
 // missing required fields, unknown queues and definitions, job names outside
 // [A-Za-z0-9][A-Za-z0-9_-]{0,127}, array sizes outside 2-10,000, attempts
 // outside 1-10, more than 5 evaluateOnExit rules, timeouts under 60 s,
-// requests over 30 KiB, more than 50 tags, and more than 50 SubmitJob calls
-// in any second (TooManyRequestsException). Tests drive job states with
-// SetStatus.
+// requests over 30 KiB, more than 50 tags, a missing share identifier on a
+// fair-share queue (and one on a FIFO queue), priorities outside 0-9999,
+// and more than 50 SubmitJob calls in any second
+// (TooManyRequestsException). It answers DescribeJobQueues and
+// DescribeJobDefinitions too. Tests drive job states with SetStatus.
 package batchtest
 
 import (
@@ -35,10 +37,22 @@ const (
 	maxDescribe        = 100
 )
 
-var jobName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+var (
+	jobName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+	shareID = regexp.MustCompile(`^[A-Za-z0-9]{1,255}\*?$`)
+)
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
 
 // Job is what the fake keeps of a submitted job.
 type Job struct {
+	Share                       string // share identifier (fair-share queues)
+	Priority                    *int   // scheduling priority override
 	ID, Name, Queue, Definition string
 	Parameters, Tags            map[string]string
 	Environment                 map[string]string
@@ -55,6 +69,9 @@ type Fake struct {
 	URL         string
 	Queues      map[string]bool
 	Definitions map[string]bool
+	// FairShare queues have a fair-share scheduling policy: their jobs must
+	// name a share identifier, which FIFO queues refuse.
+	FairShare map[string]bool
 
 	mu        sync.Mutex
 	jobs      []*Job
@@ -68,7 +85,7 @@ type Fake struct {
 // the SDK at it for the rest of the test (AWS_ENDPOINT_URL_BATCH).
 func New(t testing.TB, queue, definition string) *Fake {
 	t.Helper()
-	f := &Fake{Queues: map[string]bool{queue: true}, Definitions: map[string]bool{definition: true}}
+	f := &Fake{Queues: map[string]bool{queue: true}, Definitions: map[string]bool{definition: true}, FairShare: map[string]bool{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	f.URL = f.srv.URL
@@ -157,6 +174,10 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		out, e = f.list(body)
 	case "/v1/terminatejob":
 		out, e = f.terminate(body)
+	case "/v1/describejobqueues":
+		out, e = f.describeQueues(body)
+	case "/v1/describejobdefinitions":
+		out, e = f.describeDefinitions(body)
 	default:
 		e = &apiError{404, "ClientException", "unknown operation " + r.URL.Path}
 	}
@@ -185,6 +206,8 @@ type submitReq struct {
 	Timeout *struct {
 		AttemptDurationSeconds *int `json:"attemptDurationSeconds"`
 	} `json:"timeout"`
+	ShareIdentifier            *string `json:"shareIdentifier"`
+	SchedulingPriorityOverride *int    `json:"schedulingPriorityOverride"`
 }
 
 func (f *Fake) submit(body []byte) (any, *apiError) {
@@ -225,7 +248,18 @@ func (f *Fake) submit(body []byte) (any, *apiError) {
 			return nil, clientErr("tag %q=%q is not allowed", k, v)
 		}
 	}
-	job := &Job{ID: fmt.Sprintf("%08x-%04x-4000-8000-%012x", len(f.jobs)+1, now.UnixNano()&0xffff, now.UnixNano()),
+	switch share := req.ShareIdentifier; {
+	case f.FairShare[*req.JobQueue] && share == nil:
+		return nil, clientErr("a share identifier is required for jobs of fair-share queue %s", *req.JobQueue)
+	case !f.FairShare[*req.JobQueue] && share != nil:
+		return nil, clientErr("job queue %s has no fair-share policy: shareIdentifier is not allowed", *req.JobQueue)
+	case share != nil && !shareID.MatchString(*share):
+		return nil, clientErr("shareIdentifier %q: up to 255 letters and digits, optionally ending with *", *share)
+	}
+	if p := req.SchedulingPriorityOverride; p != nil && (*p < 0 || *p > 9999) {
+		return nil, clientErr("schedulingPriorityOverride %d: 0 to 9999", *p)
+	}
+	job := &Job{Share: deref(req.ShareIdentifier), Priority: req.SchedulingPriorityOverride, ID: fmt.Sprintf("%08x-%04x-4000-8000-%012x", len(f.jobs)+1, now.UnixNano()&0xffff, now.UnixNano()),
 		Name: *req.JobName, Queue: *req.JobQueue, Definition: *req.JobDefinition,
 		Parameters: req.Parameters, Tags: req.Tags, Environment: map[string]string{}, Status: "SUBMITTED", CreatedAt: now.UnixMilli()}
 	if req.ArrayProperties != nil {
@@ -359,6 +393,58 @@ func (f *Fake) list(body []byte) (any, *apiError) {
 		resp["nextToken"] = fmt.Sprint(end)
 	}
 	return resp, nil
+}
+
+// describeQueues answers DescribeJobQueues: the known queues asked for (by
+// name or ARN), up to 100.
+func (f *Fake) describeQueues(body []byte) (any, *apiError) {
+	var req struct{ JobQueues []string }
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, clientErr("malformed request: %v", err)
+	}
+	if len(req.JobQueues) > 100 {
+		return nil, clientErr("at most 100 job queues")
+	}
+	out := []map[string]any{}
+	for _, q := range req.JobQueues {
+		name := q[strings.LastIndex(q, "/")+1:]
+		if !f.Queues[name] {
+			continue
+		}
+		d := map[string]any{"jobQueueName": name, "jobQueueArn": "arn:aws:batch:us-east-1:123456789012:job-queue/" + name,
+			"state": "ENABLED", "status": "VALID", "priority": 1}
+		if f.FairShare[name] {
+			d["schedulingPolicyArn"] = "arn:aws:batch:us-east-1:123456789012:scheduling-policy/" + name
+		}
+		out = append(out, d)
+	}
+	return map[string]any{"jobQueues": out}, nil
+}
+
+// describeDefinitions answers DescribeJobDefinitions by name (and status),
+// or by name:revision or ARN.
+func (f *Fake) describeDefinitions(body []byte) (any, *apiError) {
+	var req struct {
+		JobDefinitions    []string
+		JobDefinitionName string
+		Status            string
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, clientErr("malformed request: %v", err)
+	}
+	names := req.JobDefinitions
+	if req.JobDefinitionName != "" {
+		names = append(names, req.JobDefinitionName)
+	}
+	out := []map[string]any{}
+	for _, d := range names {
+		name, _, _ := strings.Cut(d[strings.LastIndex(d, "/")+1:], ":")
+		if f.Definitions[name] && (req.Status == "" || req.Status == "ACTIVE") {
+			out = append(out, map[string]any{"jobDefinitionName": name, "revision": 1, "status": "ACTIVE", "type": "container",
+				"jobDefinitionArn": "arn:aws:batch:us-east-1:123456789012:job-definition/" + name + ":1"})
+		}
+	}
+	return map[string]any{"jobDefinitions": out}, nil
 }
 
 func (f *Fake) terminate(body []byte) (any, *apiError) {

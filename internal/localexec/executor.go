@@ -3,6 +3,8 @@ package localexec
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -60,6 +62,18 @@ func (e *Executor) Submit(ctx context.Context, rec *runspec.Record, w *runspec.W
 		}
 	}
 	return out, nil
+}
+
+// Preflight checks that the job binary is there to run.
+func (e *Executor) Preflight(context.Context) error {
+	p, err := exec.LookPath(e.JobBin)
+	if err != nil {
+		return fmt.Errorf("the job binary %s: %w (build it with make build, or give --job-bin)", e.JobBin, err)
+	}
+	if st, err := os.Stat(p); err != nil || st.Mode()&0o111 == 0 {
+		return fmt.Errorf("the job binary %s is not executable", p)
+	}
+	return nil
 }
 
 // Status is what the record says: a local run's jobs have ended.

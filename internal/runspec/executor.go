@@ -4,6 +4,10 @@ import "context"
 
 // Executor runs a run's jobs somewhere: AWS Batch or this machine.
 type Executor interface {
+	// Preflight checks, before anything is submitted or run, that the
+	// executor can take the run's jobs (the queue and job definition exist
+	// and take jobs; the job binary runs).
+	Preflight(ctx context.Context) error
 	// Submit starts the jobs of w, writes the plan files they read and
 	// records them in rec; progress is told of each job handled. On Batch,
 	// jobs already queued, running or succeeded in the run are skipped, so
