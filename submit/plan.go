@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,10 @@ func surveyFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "profile", EnvVars: env("PROFILE"), Usage: "thumbnail profiles for the jobs (NAME:SIZE:FORMAT); default the job's (" + naming.DefaultProfile.String() + ")"},
 		&cli.Float64Flag{Name: "seconds-per-image", EnvVars: env("SECONDS_PER_IMAGE"), Value: 0.5, Usage: "the guess of one image's vCPU-seconds, when no image was measured (see plan --calibrate, --from-run)"},
 		&cli.IntFlag{Name: "list-parallel", Value: 8, Usage: "listings in flight while planning"},
+		&cli.BoolFlag{Name: "array", Usage: "array jobs: the counted prefixes packed by predicted cost (huge ones split by key range) into children of about --shard-minutes each"},
+		&cli.Float64Flag{Name: "shard-minutes", Value: 20, Usage: "predicted run time of one array child on --job-vcpus"},
+		&cli.IntFlag{Name: "job-vcpus", Value: 1, Usage: "vCPUs of one job (the job definition's)"},
+		&cli.IntFlag{Name: "max-vcpus", Value: 256, Usage: "vCPUs the run may use at once (the compute environment's): the wall time is predicted at it"},
 		&cli.StringFlag{Name: "run-id", EnvVars: env("RUN_ID"), Usage: "name of the run (default: today's date and a hash of the inputs)"},
 	}, flagset.Prices()...)
 }
@@ -97,7 +102,6 @@ func planCommand() *cli.Command {
 			&cli.IntFlag{Name: "calibrate", Usage: "render N images of each prefix (here, into a scratch folder under --dest) to measure the costs (implies --count)"},
 			&cli.StringFlag{Name: "from-run", Usage: "measure the costs from the manifests of this earlier run under --dest (implies --count)"},
 			&cli.StringFlag{Name: "dest", EnvVars: env("DEST"), Usage: "the destination: where --calibrate renders its samples, where --from-run's manifests are"},
-			&cli.IntFlag{Name: "max-vcpus", Value: 256, Usage: "vCPUs the run may use at once (the compute environment's): the wall time is predicted at it"},
 			&cli.StringFlag{Name: "job-bin", Usage: "the job binary for --calibrate (default: job next to this binary)"},
 		),
 		Action: func(c *cli.Context) error {
@@ -112,7 +116,7 @@ func planCommand() *cli.Command {
 			if c.Int("max-vcpus") < 1 {
 				return usageError{errors.New("--max-vcpus must be at least 1")}
 			}
-			inv, src, err := planner.Survey(c.Context, cfg, c.Bool("count") || measured)
+			inv, src, err := planner.Survey(c.Context, cfg, c.Bool("count") || measured || c.Bool("array"))
 			if err != nil {
 				return err
 			}
@@ -127,6 +131,13 @@ func planCommand() *cli.Command {
 				}
 			}
 			printInventory(inv, c.Int("max-vcpus"))
+			if c.Bool("array") {
+				packing, err := pack(c.Context, c, cfg, inv, src)
+				if err != nil {
+					return err
+				}
+				printPacking(os.Stdout, packing)
+			}
 			if out := c.String("output"); out != "" {
 				b, _ := json.MarshalIndent(inv, "", " ")
 				if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
@@ -252,6 +263,20 @@ func printInventory(inv *planner.Inventory, maxVCPUs int) {
 		return
 	}
 	fmt.Println()
+}
+
+// pack cuts the counted run into array children by predicted cost.
+func pack(ctx context.Context, c *cli.Context, cfg planner.Config, inv *planner.Inventory, src storage.Store) (*planner.Packing, error) {
+	if c.Float64("shard-minutes") <= 0 || c.Int("job-vcpus") < 1 || c.Int("max-vcpus") < c.Int("job-vcpus") {
+		return nil, usageError{errors.New("--shard-minutes must be positive and --max-vcpus at least --job-vcpus (at least 1)")}
+	}
+	return planner.PackByCost(ctx, inv, src, cfg, c.Float64("shard-minutes"), c.Int("job-vcpus"), c.Int("max-vcpus"))
+}
+
+func printPacking(w io.Writer, p *planner.Packing) {
+	arrays := (len(p.Shards) + runspec.MaxArraySize - 1) / runspec.MaxArraySize
+	fmt.Fprintf(w, "array children: %d in %d array jobs; a child %s at the median, %s the longest; wall time at %d vCPUs (%d a job): %s\n",
+		len(p.Shards), arrays, p.Median.Round(time.Second), p.Longest.Round(time.Second), p.MaxVCPUs, p.JobVCPUs, p.Makespan.Round(time.Second))
 }
 
 // usd shows dollars with cents, or with the digits a small sum needs.

@@ -29,9 +29,6 @@ func runCommand() *cli.Command {
 			"   submit run --executor local --source ./data --dest ./thumbs --parallel 2",
 		Flags: append(append(surveyFlags(),
 			&cli.StringFlag{Name: "dest", EnvVars: env("DEST"), Usage: "where thumbnails go (required)"},
-			&cli.BoolFlag{Name: "array", Usage: "bin-pack prefixes by bytes (splitting huge ones) into array jobs instead of one job per prefix"},
-			&cli.Float64Flag{Name: "shard-minutes", Value: 20, Usage: "target run time of one array child, at --seconds-per-image on --job-vcpus"},
-			&cli.IntFlag{Name: "job-vcpus", Value: 1, Usage: "vCPUs of one job (the job definition's)"},
 			&cli.StringFlag{Name: "from", Usage: "use the prefixes written by 'submit plan --output' instead of listing again"},
 			&cli.BoolFlag{Name: "prune", Usage: "tell the jobs to delete thumbnails whose source is gone"},
 			&cli.StringSliceFlag{Name: "job-env", Usage: "NAME=VALUE passed to every job, e.g. QUICKLOOK_BANDS=cir; repeatable"},
@@ -169,13 +166,12 @@ func plan(ctx context.Context, c *cli.Context, cfg planner.Config) (*runspec.Wor
 				return nil, "", err
 			}
 		}
-		perImage := cfg.SecondsPerImage / float64(max(1, c.Int("job-vcpus")))
-		avgBytes := float64(inv.Bytes) / float64(max(1, inv.Objects))
-		cfg.ShardBytes = max(1, int64(c.Float64("shard-minutes")*60/perImage*avgBytes))
-		var err error
-		if work, err = planner.Arrays(ctx, cfg, inv, src); err != nil {
+		packing, err := pack(ctx, c, cfg, inv, src)
+		if err != nil {
 			return nil, "", err
 		}
+		printPacking(os.Stderr, packing)
+		work = planner.Arrays(cfg, inv, packing)
 	} else {
 		work = planner.PerPrefix(cfg, inv)
 	}

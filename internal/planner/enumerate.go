@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 	"sync"
 
@@ -182,37 +181,6 @@ func Split(ctx context.Context, st storage.Store, prefix string, target int64, f
 		out = append(out, cur)
 	}
 	return out, nil
-}
-
-// Pack bin-packs pieces (first fit, largest first) into shards of at most
-// target bytes; pieces must already be at most target (see Split), except
-// single objects larger than it, which get a shard each.
-func Pack(pieces []Sized, target int64) []planfile.Shard {
-	sorted := append([]Sized(nil), pieces...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Bytes > sorted[j].Bytes })
-	var shards []planfile.Shard
-	for _, p := range sorted {
-		placed := false
-		for i := range shards {
-			if shards[i].Bytes+p.Bytes <= target {
-				shards[i].Ranges = append(shards[i].Ranges, p.Range)
-				shards[i].Objects += p.Objects
-				shards[i].Bytes += p.Bytes
-				placed = true
-				break
-			}
-		}
-		if !placed {
-			shards = append(shards, planfile.Shard{Ranges: []planfile.Range{p.Range}, Objects: p.Objects, Bytes: p.Bytes})
-		}
-	}
-	// Ranges in key order within a shard, shards in order of their first key:
-	// the same inputs always give the same plan (and shard names).
-	for i := range shards {
-		sort.Slice(shards[i].Ranges, func(a, b int) bool { return rangeKey(shards[i].Ranges[a]) < rangeKey(shards[i].Ranges[b]) })
-	}
-	sort.Slice(shards, func(a, b int) bool { return rangeKey(shards[a].Ranges[0]) < rangeKey(shards[b].Ranges[0]) })
-	return shards
 }
 
 func rangeKey(r planfile.Range) string { return r.Prefix + "\x00" + r.StartAfter }

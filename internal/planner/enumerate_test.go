@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"quicklook/internal/planner"
+	"quicklook/internal/pricing"
 	"quicklook/internal/s3test"
 	"quicklook/internal/sources"
 	"quicklook/internal/storage"
@@ -120,7 +122,7 @@ func TestEnumerateS3PastAThousandPrefixesWithRequesterPays(t *testing.T) {
 	}
 }
 
-func TestSplitAndPackKeepEveryShardUnderTheTarget(t *testing.T) {
+func TestPackByCostCoversEveryKeyOnceAndBalancesChildren(t *testing.T) {
 	const mb = 1 << 20
 	keys := map[string]int64{}
 	// One state/year the size of NAIP's largest: 17,000 files of 180 MB.
@@ -132,34 +134,31 @@ func TestSplitAndPackKeepEveryShardUnderTheTarget(t *testing.T) {
 	}
 	st := tree(t, keys)
 	ctx := context.Background()
+	cfg := planner.Config{Filter: tifs, Prices: pricing.Default(), SecondsPerImage: 1}
 	prefixes := enumerate(t, st, planner.EnumerateOptions{Depth: 2})
 	sized, err := planner.Count(ctx, st, prefixes, tifs, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const target = 50 * 1024 * mb // 50 GiB a child
-	var pieces []planner.Sized
+	inv := &planner.Inventory{Prefixes: sized, Counted: true}
 	for _, s := range sized {
-		if s.Bytes <= target {
-			pieces = append(pieces, s)
-			continue
-		}
-		parts, err := planner.Split(ctx, st, s.Prefix, target, tifs)
+		inv.Objects += s.Objects
+		inv.Bytes += s.Bytes
+	}
+	// Striped NAIP measured: 2.4 vCPU-s an image of 180 MB.
+	samples := map[string][]planner.Sample{"": {{Layout: "striped", Size: 180 * mb, CPUSeconds: 0.3, WallSeconds: 9.6, Requests: storage.Requests{GET: 6, PUT: 1}}}}
+	planner.EstimateAll(inv, samples, cfg.Prices, cfg.SecondsPerImage, "test")
+	pack := func() *planner.Packing {
+		p, err := planner.PackByCost(ctx, inv, st, cfg, 20, 1, 256)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(parts) < 2 {
-			t.Fatalf("%s (%d bytes) was not split", s.Prefix, s.Bytes)
-		}
-		pieces = append(pieces, parts...)
+		return p
 	}
-	shards := planner.Pack(pieces, target)
+	p := pack()
 	objects := 0
 	seen := map[string]int{}
-	for _, sh := range shards {
-		if sh.Bytes > target {
-			t.Fatalf("a shard of %d bytes is over the target %d", sh.Bytes, target)
-		}
+	for _, sh := range p.Shards {
 		objects += sh.Objects
 		for k := range keys {
 			for _, r := range sh.Ranges {
@@ -177,12 +176,13 @@ func TestSplitAndPackKeepEveryShardUnderTheTarget(t *testing.T) {
 			t.Fatalf("%s is in %d shards", k, seen[k])
 		}
 	}
-	// The same inputs give the same planner.
-	again := planner.Pack(pieces, target)
-	if fmt.Sprint(again) != fmt.Sprint(shards) {
+	if float64(p.Longest) > 1.5*float64(p.Median) || p.Longest > 30*time.Minute {
+		t.Fatalf("children: median %s, longest %s (target 20m)", p.Median, p.Longest)
+	}
+	if again := pack(); fmt.Sprint(again.Shards) != fmt.Sprint(p.Shards) {
 		t.Fatal("packing is not deterministic")
 	}
-	t.Logf("%d prefixes -> %d pieces -> %d shards", len(sized), len(pieces), len(shards))
+	t.Logf("%d prefixes -> %d children, median %s, longest %s, makespan at 256 vCPUs %s", len(sized), len(p.Shards), p.Median, p.Longest, p.Makespan)
 }
 
 // An MRF is one image, as large as its parts: its 1 KB header says nothing

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -27,9 +26,7 @@ type Config struct {
 	// when no image was measured.
 	Prices          pricing.Prices
 	SecondsPerImage float64
-	// ShardBytes is the bin-packing target of one array child.
-	ShardBytes int64
-	RunID      string
+	RunID           string
 	// JobEnv is passed to every job (QUICKLOOK_* settings such as profiles).
 	JobEnv map[string]string
 }
@@ -115,34 +112,11 @@ func PerPrefix(cfg Config, inv *Inventory) *runspec.Work {
 	return w
 }
 
-// Arrays bin-packs the counted prefixes into shards of at most
-// cfg.ShardBytes (splitting prefixes larger than that into key ranges),
-// makes one plan file per array job of up to runspec.MaxArraySize shards, and
-// the array jobs that read them. A plan of one shard becomes a plain job
-// (Batch arrays have at least 2 children).
-func Arrays(ctx context.Context, cfg Config, inv *Inventory, src storage.Store) (*runspec.Work, error) {
-	if !inv.Counted {
-		return nil, errors.New("array jobs need counts: plan with counting")
-	}
-	if cfg.ShardBytes <= 0 {
-		return nil, errors.New("shard size must be positive")
-	}
-	var pieces []Sized
-	for _, s := range inv.Prefixes {
-		if s.Objects == 0 {
-			continue
-		}
-		if s.Bytes <= cfg.ShardBytes {
-			pieces = append(pieces, s)
-			continue
-		}
-		parts, err := Split(ctx, src, s.Prefix, cfg.ShardBytes, cfg.Filter)
-		if err != nil {
-			return nil, fmt.Errorf("splitting %s: %w", s.Prefix, err)
-		}
-		pieces = append(pieces, parts...)
-	}
-	shards := Pack(pieces, cfg.ShardBytes)
+// Arrays makes one plan file per array job of up to runspec.MaxArraySize
+// of the packing's shards, and the array jobs that read them. A plan of one
+// shard is a plain job (Batch arrays have at least 2 children).
+func Arrays(cfg Config, inv *Inventory, packing *Packing) *runspec.Work {
+	shards := packing.Shards
 	w := &runspec.Work{PlanFiles: map[string]*planfile.Plan{}}
 	for k := 0; k*runspec.MaxArraySize < len(shards); k++ {
 		part := shards[k*runspec.MaxArraySize : min((k+1)*runspec.MaxArraySize, len(shards))]
@@ -166,7 +140,7 @@ func Arrays(ctx context.Context, cfg Config, inv *Inventory, src storage.Store) 
 		}
 		w.Jobs = append(w.Jobs, j)
 	}
-	return w, nil
+	return w
 }
 
 // tagValue fits Batch's 256-character tag values.
