@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all setup build demo test image-check bench soak fuzz s3-start s3-stop synth clean
+.PHONY: all setup build demo test image-check bench soak scale fuzz s3-start s3-stop synth clean
 
 all: build
 
@@ -46,6 +46,14 @@ bench: build
 soak: build
 	scripts/s3-server.sh start
 	eval "$$(scripts/s3-server.sh env)" && go run ./scripts/soak; status=$$?; scripts/s3-server.sh stop; exit $$status
+
+## scale: a whole archive at NAIP's size: 1.3 M keys planned, packed, submitted to the Batch
+## stand-in's simulation, watched and retried; 20,000 objects rendered, stopped and resumed
+scale: build
+	scripts/s3-server.sh start
+	eval "$$(scripts/s3-server.sh env)" && QUICKLOOK_SCALE_KEYS=1300000 QUICKLOOK_RESUME_OBJECTS=20000 \
+		go test -count=1 -v -timeout 60m -run '^(TestPlanCountsANAIPShapedArchive|TestSimulatedArchiveRun|TestArrayRunStoppedAndResumed)$$' ./submit; \
+		status=$$?; scripts/s3-server.sh stop; exit $$status
 
 ## fuzz: longer fuzzing, the renderer (GDAL on mutated GeoTIFF/JPEG/PNG) included
 FUZZTIME ?= 2m

@@ -65,7 +65,7 @@ func TestFaultSlowDownBurstsAreAbsorbed(t *testing.T) {
 		return s3proxy.Fault{}
 	})
 	if r.code != 0 || !strings.Contains(r.stdout, "12 created") {
-		t.Fatalf("exit %d:\n%s", r.code, r.stdout)
+		t.Fatalf("exit %d:\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	slowdowns := 0
 	for _, q := range proxy.Requests() {

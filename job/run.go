@@ -41,6 +41,7 @@ func runCommand(code *int) *cli.Command {
 			&cli.StringFlag{Name: "prefix", EnvVars: env("PREFIX"), Usage: "key prefix to render, e.g. al/2013/ (empty: everything)"},
 			&cli.StringFlag{Name: "dest", EnvVars: env("DEST"), Usage: "where thumbnails go (same forms as --source); keys mirror the source keys (required unless --plan names it)"},
 			&cli.StringFlag{Name: "plan", EnvVars: env("PLAN"), Usage: "plan file written by submit (s3://BUCKET/KEY or a path): render shard --shard of it instead of --prefix"},
+			&cli.StringFlag{Name: "run", EnvVars: env("RUN"), Usage: "the submitted run this job belongs to (set by submit; a --plan's run wins): the summary is copied under the run for 'submit status'"},
 			&cli.IntFlag{Name: "shard", EnvVars: []string{"QUICKLOOK_SHARD", "AWS_BATCH_JOB_ARRAY_INDEX"}, Value: -1, Usage: "which shard of --plan (array jobs: the array index)"},
 			&cli.StringSliceFlag{Name: "profile", EnvVars: env("PROFILE"), Value: cli.NewStringSlice(naming.DefaultProfile.String()), Usage: "output NAME:SIZE:FORMAT (SIZE = longest side; jpeg, png, webp); repeat for several, all from one read"},
 			&cli.StringFlag{Name: "bands", EnvVars: env("BANDS"), Value: "auto", Usage: "auto (grey, palette, or bands 1,2,3 / tagged R,G,B), natural (1,2,3), cir (4,1,2), or a list like 3,2,1"},
@@ -82,11 +83,9 @@ func runJob(c *cli.Context) int {
 		fmt.Fprintln(os.Stderr, "job:", err)
 		return runspec.ExitUsage
 	}
-	cfg, err := configure(c, log)
-	if err != nil {
-		log.Error("configuration", "error", err.Error())
-		return runspec.ExitUsage
-	}
+	// SIGTERM is caught from the start: one that comes while the job sets
+	// up (render processes, the plan file) still ends in exit 75, which the
+	// retry strategy retries, not in death by signal, which it does not.
 	stop, cancel := context.WithCancel(c.Context)
 	defer cancel()
 	sigs := make(chan os.Signal, 1)
@@ -96,11 +95,20 @@ func runJob(c *cli.Context) int {
 		select {
 		case sig := <-sigs:
 			log.Warn("stop requested: no new images; in-flight ones may finish, then the manifest is written",
-				"signal", sig.String(), "drain", cfg.DrainTimeout.String())
+				"signal", sig.String(), "drain", c.Duration("drain-timeout").String())
 			cancel()
 		case <-stop.Done():
 		}
 	}()
+	cfg, err := configure(c, log)
+	if err != nil {
+		if stop.Err() != nil {
+			log.Error("stopped while setting up", "error", err.Error())
+			return runspec.ExitTransient
+		}
+		log.Error("configuration", "error", err.Error())
+		return runspec.ExitUsage
+	}
 
 	defer cfg.Renderer.Close()
 	res, err := engine.Run(stop, cfg)
@@ -175,6 +183,7 @@ func configure(c *cli.Context, log *slog.Logger) (engine.Config, error) {
 		return cfg, fmt.Errorf("--ext: %w", err)
 	}
 	var ranges []planfile.Range
+	runID := c.String("run")
 	if loc := c.String("plan"); loc != "" {
 		if prefix != "" {
 			return cfg, fmt.Errorf("give --plan or --prefix, not both")
@@ -195,6 +204,7 @@ func configure(c *cli.Context, log *slog.Logger) (engine.Config, error) {
 			return cfg, fmt.Errorf("--plan %s: %w", loc, err)
 		}
 		ranges = shard.Ranges
+		runID = firstSet(p.RunID, runID)
 		source, dest = firstSet(source, p.Source), firstSet(dest, p.Dest)
 		if p.Filter != nil {
 			// The submitter counted the shards with this filter: render exactly that.
@@ -204,6 +214,9 @@ func configure(c *cli.Context, log *slog.Logger) (engine.Config, error) {
 			filter = *p.Filter
 		}
 		log.Info("plan", "plan", loc, "run_id", p.RunID, "shard", c.Int("shard"), "of", len(p.Shards), "ranges", len(ranges), "objects", shard.Objects)
+	}
+	if runID != "" && !runspec.ValidRunID(runID) {
+		return cfg, fmt.Errorf("--run %q: letters, digits, - and _ only", runID)
 	}
 	if source == "" || dest == "" {
 		return cfg, fmt.Errorf("--source and --dest are required (or --plan naming them)")
@@ -246,7 +259,7 @@ func configure(c *cli.Context, log *slog.Logger) (engine.Config, error) {
 		Source: src, Dest: dst, Prefix: prefix, Ranges: ranges, Render: opts, Filter: &filter,
 		Concurrency: c.Int("concurrency"), ItemTimeout: c.Duration("item-timeout"),
 		MaxFailureRate: c.Float64("max-failure-rate"), Prune: c.Bool("prune"),
-		CacheControl: c.String("cache-control"), Attempt: os.Getenv("AWS_BATCH_JOB_ATTEMPT"),
+		CacheControl: c.String("cache-control"), Attempt: os.Getenv("AWS_BATCH_JOB_ATTEMPT"), RunID: runID,
 		DrainTimeout: c.Duration("drain-timeout"), Log: log, Progress: reporter, Renderer: renderer,
 		Prices: prices, VCPUs: c.Float64("vcpus"), ContactSheet: c.String("contact-sheet"),
 	}, nil

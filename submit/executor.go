@@ -28,7 +28,7 @@ func executorFlags() []cli.Flag {
 // (retry runs a run's jobs where the run's record says).
 func submitFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "definition", EnvVars: env("DEFINITION"), Usage: "Batch job definition (batch executor)"},
+		&cli.StringFlag{Name: "definition", EnvVars: env("DEFINITION"), Usage: "Batch job definition (batch executor; retry: default the run's)"},
 		&cli.Float64Flag{Name: "submit-rate", Value: 40, Usage: "SubmitJob calls per second (Batch allows 50)"},
 		&cli.IntFlag{Name: "priority", Usage: "Batch scheduling priority of the jobs (0-9999): on the stack's fair-share queue each run is a share, and a higher priority goes first within it"},
 		&cli.IntFlag{Name: "parallel", Value: max(1, runtime.NumCPU()/2), Usage: "jobs at once (local executor)"},
@@ -38,19 +38,19 @@ func submitFlags() []cli.Flag {
 	}
 }
 
-// newExecutor makes the executor of that name, submitting to queue (Batch);
-// everything after this goes through runspec.Executor. Only submitting
-// needs a job definition: watching does not.
-func newExecutor(c *cli.Context, name, queue string, submitting bool) (runspec.Executor, error) {
+// newExecutor makes the executor of that name, submitting to queue with
+// definition (Batch); everything after this goes through runspec.Executor.
+// Only submitting needs a job definition: watching does not.
+func newExecutor(c *cli.Context, name, queue, definition string, submitting bool) (runspec.Executor, error) {
 	switch name {
 	case "batch":
 		if submitting && queue == "" {
 			return nil, usageError{errors.New("--executor batch needs --queue")}
 		}
-		if submitting && c.String("definition") == "" {
+		if submitting && definition == "" {
 			return nil, usageError{errors.New("submitting to Batch needs --definition")}
 		}
-		client, err := batch.New(c.Context, queue, c.String("definition"), c.Float64("submit-rate"))
+		client, err := batch.New(c.Context, queue, definition, c.Float64("submit-rate"))
 		if err != nil {
 			return nil, err
 		}

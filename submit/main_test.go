@@ -211,8 +211,8 @@ func TestBatchStatusAndRetry(t *testing.T) {
 	fake.SetStatus(jobs[1].ID, "SUCCEEDED", "", nil)
 	fake.SetStatus(jobs[2].ID, "RUNNING", "", nil)
 	st := runSubmit(t, "status", "--run", "st1", "--dest", dst)
-	if st.code != 1 || !strings.Contains(st.stdout, "6 jobs: 1 failed, 1 running, 3 submitted, 1 succeeded") ||
-		!strings.Contains(st.stdout, "exit=3: Essential container in task exited") || !strings.Contains(st.stdout, "log: quicklook/default/") {
+	if st.code != 1 || !strings.Contains(st.stdout, "6 jobs: 3 submitted, 1 running, 1 succeeded, 1 failed") ||
+		!strings.Contains(st.stdout, "exit 3: Essential container in task exited") || !strings.Contains(st.stdout, "log: quicklook/default/") {
 		t.Fatalf("status exit %d:\n%s\n%s", st.code, st.stdout, st.stderr)
 	}
 	rt := runSubmit(t, "retry", "--run", "st1", "--dest", dst, "--definition", "d")
@@ -312,7 +312,8 @@ func TestLocalExecutorRunsEveryPrefixWithTheRetryPolicy(t *testing.T) {
 		}
 	}
 	st := runSubmit(t, "status", "--run", "loc1", "--dest", dst)
-	if st.code != 1 || !strings.Contains(st.stdout, "8 jobs: 1 failed, 7 succeeded") {
+	if st.code != 1 || !strings.Contains(st.stdout, "8 jobs: 7 succeeded, 1 failed") ||
+		!strings.Contains(st.stdout, "images   8 done: 7 made, 0 up to date, 1 failed") {
 		t.Fatalf("status:\n%s", st.stdout)
 	}
 	// Retry reruns only the failed job (which is still broken).

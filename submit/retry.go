@@ -6,14 +6,13 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"quicklook/internal/planfile"
-	"quicklook/internal/runspec"
+	"quicklook/internal/planner"
 )
 
 func retryCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "retry",
-		Usage:     "resubmit (or rerun) only the failed jobs of a run, where the run ran",
+		Usage:     "resubmit (or rerun) only what failed in a run, where the run ran: failed jobs, and an array job's failed children as one new job over their shards",
 		UsageText: "submit retry --run RUN --dest s3://THUMBS/ [--definition D]",
 		Flags:     runFlags(submitFlags()...),
 		Action: func(c *cli.Context) error {
@@ -25,24 +24,23 @@ func retryCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			failed := map[string]bool{}
-			for _, s := range states {
-				if s.Status == runspec.Failed {
-					failed[s.Name] = true
-				}
-			}
-			// Array jobs' plan files are already under the destination.
-			work := &runspec.Work{PlanFiles: map[string]*planfile.Plan{}}
-			for _, j := range rec.Jobs {
-				if failed[j.Name] {
-					work.Jobs = append(work.Jobs, j.Job)
-				}
+			// Failed plain jobs run again; an array job's failed children
+			// become a job over their shards alone.
+			work, err := planner.Retry(c.Context, rec, states)
+			if err != nil {
+				return err
 			}
 			if len(work.Jobs) == 0 {
 				fmt.Printf("run %s: no failed jobs\n", rec.RunID)
 				return nil
 			}
-			fmt.Fprintf(os.Stderr, "run %s: retrying %d failed jobs\n", rec.RunID, len(work.Jobs))
+			for _, j := range work.Jobs {
+				if j.RetryOf != "" {
+					fmt.Fprintf(os.Stderr, "run %s: %d failed children of %s rerun as %s\n", rec.RunID, len(j.RetryIndexes), j.RetryOf, j.Name)
+				} else {
+					fmt.Fprintf(os.Stderr, "run %s: %s runs again\n", rec.RunID, j.Name)
+				}
+			}
 			return submit(c.Context, exec, rec, work, "resubmitted")
 		},
 	}

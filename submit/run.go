@@ -59,7 +59,7 @@ func runAction(c *cli.Context) error {
 		}
 		cfg.JobEnv[k] = v
 	}
-	exec, err := newExecutor(c, c.String("executor"), c.String("queue"), !c.Bool("dry-run"))
+	exec, err := newExecutor(c, c.String("executor"), c.String("queue"), c.String("definition"), !c.Bool("dry-run"))
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func runAction(c *cli.Context) error {
 		}
 	}
 
-	work, runID, err := plan(ctx, c, cfg)
+	work, runID, forecast, err := plan(ctx, c, cfg)
 	if err != nil {
 		return err
 	}
@@ -98,6 +98,12 @@ func runAction(c *cli.Context) error {
 	rec, err := runspec.LoadRecord(ctx, cfg.Dest, runID)
 	if err != nil {
 		rec = &runspec.Record{RunID: runID, Source: cfg.Source, Dest: cfg.Dest}
+	}
+	if rec.Started.IsZero() {
+		rec.Started = time.Now().UTC()
+	}
+	if forecast != nil {
+		rec.Planned = forecast
 	}
 	rec.Executor = c.String("executor")
 	return submit(ctx, exec, rec, work, "submitted")
@@ -129,17 +135,18 @@ func preflightStores(ctx context.Context, cfg planner.Config) error {
 	return nil
 }
 
-// plan surveys the source (or reads a survey) and cuts the run into jobs.
-func plan(ctx context.Context, c *cli.Context, cfg planner.Config) (*runspec.Work, string, error) {
+// plan surveys the source (or reads a survey) and cuts the run into jobs;
+// a counted run comes with its forecast.
+func plan(ctx context.Context, c *cli.Context, cfg planner.Config) (*runspec.Work, string, *runspec.Forecast, error) {
 	var inv *planner.Inventory
 	if from := c.String("from"); from != "" {
 		b, err := os.ReadFile(from)
 		if err != nil {
-			return nil, "", usageError{err}
+			return nil, "", nil, usageError{err}
 		}
 		inv = &planner.Inventory{}
 		if err := json.Unmarshal(b, inv); err != nil {
-			return nil, "", usageError{fmt.Errorf("--from %s: %w", from, err)}
+			return nil, "", nil, usageError{fmt.Errorf("--from %s: %w", from, err)}
 		}
 		if cfg.RunID != "" {
 			inv.RunID = cfg.RunID
@@ -151,7 +158,7 @@ func plan(ctx context.Context, c *cli.Context, cfg planner.Config) (*runspec.Wor
 		fmt.Fprintf(os.Stderr, "listing prefixes of %s...\n", cfg.Source)
 		fresh, st, err := planner.Survey(ctx, cfg, needCount)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		if inv != nil {
 			fresh.RunID = inv.RunID
@@ -159,24 +166,32 @@ func plan(ctx context.Context, c *cli.Context, cfg planner.Config) (*runspec.Wor
 		inv, src = fresh, st
 	}
 	var work *runspec.Work
+	var forecast *runspec.Forecast
+	if inv.Counted {
+		forecast = &runspec.Forecast{Objects: inv.Objects, Bytes: inv.Bytes}
+		if inv.Estimate != nil {
+			forecast.CostUSD = inv.Estimate.Cost.Total
+		}
+	}
 	if c.Bool("array") {
 		if src == nil {
 			var err error
 			if src, err = storage.Open(ctx, cfg.Source, storage.OpenOptions{RequesterPays: cfg.RequesterPays}); err != nil {
-				return nil, "", err
+				return nil, "", nil, err
 			}
 		}
 		packing, err := pack(ctx, c, cfg, inv, src)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		printPacking(os.Stderr, packing)
+		forecast.MakespanSeconds = packing.Makespan.Seconds()
 		work = planner.Arrays(cfg, inv, packing)
 	} else {
 		work = planner.PerPrefix(cfg, inv)
 	}
 	fmt.Fprintf(os.Stderr, "run %s: %d jobs over %d prefixes\n", inv.RunID, len(work.Jobs), len(inv.Prefixes))
-	return work, inv.RunID, nil
+	return work, inv.RunID, forecast, nil
 }
 
 // submit hands the work to the executor, saves the run record and says

@@ -3,15 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"quicklook/internal/progress"
+	"quicklook/internal/logging"
+	"quicklook/internal/runreport"
 	"quicklook/internal/runspec"
 )
 
@@ -33,36 +31,66 @@ func loadRun(c *cli.Context, submitting bool) (*runspec.Record, runspec.Executor
 	if err != nil {
 		return nil, nil, err
 	}
-	exec, err := newExecutor(c, rec.Executor, rec.Queue, submitting)
+	definition := rec.Definition
+	if c.IsSet("definition") {
+		definition = c.String("definition")
+	}
+	exec, err := newExecutor(c, rec.Executor, rec.Queue, definition, submitting)
 	return rec, exec, err
 }
 
 func statusCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "status",
-		Usage:     "show a run's jobs by state, and the failed ones with their reasons and logs",
-		UsageText: "submit status --run RUN --dest s3://THUMBS/ [--watch]",
+		Name:  "status",
+		Usage: "show a run: jobs and array children by state, images done and per second, dollars spent and predicted, time left, failures",
+		Description: "The counts come from the executor (Batch: ListJobs and DescribeJobs); images and dollars from the summaries the\n" +
+			"jobs copied under the run, each read once. With --watch on a terminal the screen is redrawn in place;\n" +
+			"elsewhere one line is printed per refresh, and the whole report at the end. Exit 1 when something failed.",
+		UsageText: "submit status --run RUN --dest s3://THUMBS/ [--watch] [--interval 30s] [--failures 20]",
 		Flags: runFlags(
 			&cli.BoolFlag{Name: "watch", Usage: "refresh until no job is waiting or running"},
 			&cli.DurationFlag{Name: "interval", Value: 15 * time.Second, Usage: "refresh interval with --watch"},
+			&cli.IntFlag{Name: "failures", Value: 20, Usage: "list at most this many failed jobs and children (0: all)"},
 		),
 		Action: func(c *cli.Context) error {
 			rec, exec, err := loadRun(c, false)
 			if err != nil {
 				return err
 			}
+			if c.Duration("interval") <= 0 || c.Int("failures") < 0 {
+				return usageError{errors.New("--interval must be positive and --failures at least 0")}
+			}
+			summaries, err := runreport.NewReader(c.Context, rec.Dest, rec.RunID)
+			if err != nil {
+				return err
+			}
+			screen := c.Bool("watch") && logging.IsTerminal(os.Stdout)
 			for {
-				jobs, err := exec.Status(c.Context, rec)
+				states, err := exec.Status(c.Context, rec)
 				if err != nil {
 					return err
 				}
-				active := printStatus(os.Stdout, rec, jobs)
-				if active == 0 {
+				account, err := summaries.Read(c.Context)
+				if err != nil {
+					return err
+				}
+				r := runreport.Report{Record: rec, States: states, Account: account, Now: time.Now()}
+				over := r.Active() == 0
+				switch {
+				case screen:
+					fmt.Print("\x1b[H\x1b[2J") // one screen, redrawn in place
+					r.Write(os.Stdout, c.Int("failures"))
+				case c.Bool("watch") && !over:
+					fmt.Println(r.Line())
+				default:
+					r.Write(os.Stdout, c.Int("failures"))
+				}
+				if over {
 					// Every job is over: make sure the contact sheet holds them all.
 					rebuildContactSheet(c.Context, rec.Dest)
 				}
-				if !c.Bool("watch") || active == 0 {
-					if failed := countState(jobs, runspec.Failed); failed > 0 {
+				if !c.Bool("watch") || over {
+					if r.Failed() > 0 {
 						return cli.Exit("", 1)
 					}
 					return nil
@@ -75,50 +103,4 @@ func statusCommand() *cli.Command {
 			}
 		},
 	}
-}
-
-func countState(jobs []runspec.State, state string) int {
-	n := 0
-	for _, j := range jobs {
-		if j.Status == state {
-			n++
-		}
-	}
-	return n
-}
-
-// printStatus prints counts by state, a progress bar and the failures;
-// it returns how many jobs are still waiting or running.
-func printStatus(w io.Writer, rec *runspec.Record, jobs []runspec.State) int {
-	counts := map[string]int{}
-	for _, j := range jobs {
-		counts[j.Status]++
-	}
-	states := make([]string, 0, len(counts))
-	for s := range counts {
-		states = append(states, s)
-	}
-	sort.Strings(states)
-	var parts []string
-	for _, s := range states {
-		parts = append(parts, fmt.Sprintf("%d %s", counts[s], strings.ToLower(s)))
-	}
-	done := counts[runspec.Succeeded] + counts[runspec.Failed]
-	fmt.Fprintf(w, "run %s (%s, %s): %d jobs: %s\n", rec.RunID, rec.Executor, rec.Dest, len(jobs), strings.Join(parts, ", "))
-	fmt.Fprintf(w, "%s %d/%d finished\n", progress.Text(done, len(jobs), 30), done, len(jobs))
-	for _, j := range jobs {
-		if j.Status != runspec.Failed {
-			continue
-		}
-		code := "-"
-		if j.ExitCode != nil {
-			code = fmt.Sprint(*j.ExitCode)
-		}
-		fmt.Fprintf(w, "  FAILED %s prefix=%q exit=%s: %s", j.Name, j.Prefix, code, j.Reason)
-		if j.LogStream != "" {
-			fmt.Fprintf(w, " (log: %s)", j.LogStream)
-		}
-		fmt.Fprintln(w)
-	}
-	return len(jobs) - done - counts[runspec.Unknown]
 }

@@ -119,7 +119,9 @@ type Status struct {
 	ExitCode                 *int32
 	CreatedAt                time.Time
 	ArraySize                int
-	Parameters               map[string]string
+	// Summary counts an array job's children by state.
+	Summary    map[string]int32
+	Parameters map[string]string
 }
 
 // Jobs lists the queue's jobs whose names start with prefix, in every
@@ -166,6 +168,7 @@ func (c *Client) Jobs(ctx context.Context, prefix string) ([]Status, error) {
 				}
 				if j.ArrayProperties != nil {
 					s.ArraySize = int(aws.ToInt32(j.ArrayProperties.Size))
+					s.Summary = j.ArrayProperties.StatusSummary
 				}
 				out = append(out, s)
 			}
@@ -181,6 +184,31 @@ func (c *Client) Jobs(ctx context.Context, prefix string) ([]Status, error) {
 		}
 		return out[i].CreatedAt.Before(out[j].CreatedAt)
 	})
+	return out, nil
+}
+
+// FailedChildren lists an array job's failed children.
+func (c *Client) FailedChildren(ctx context.Context, arrayJobID string) ([]runspec.ChildFailure, error) {
+	var out []runspec.ChildFailure
+	p := awsbatch.NewListJobsPaginator(c.api, &awsbatch.ListJobsInput{ArrayJobId: aws.String(arrayJobID), JobStatus: types.JobStatusFailed,
+		MaxResults: aws.Int32(1000)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing the failed children of %s: %w", arrayJobID, err)
+		}
+		for _, j := range page.JobSummaryList {
+			f := runspec.ChildFailure{Reason: aws.ToString(j.StatusReason)}
+			if j.ArrayProperties != nil {
+				f.Index = int(aws.ToInt32(j.ArrayProperties.Index))
+			}
+			if j.Container != nil && j.Container.ExitCode != nil {
+				code := int(*j.Container.ExitCode)
+				f.ExitCode = &code
+			}
+			out = append(out, f)
+		}
+	}
 	return out, nil
 }
 

@@ -11,7 +11,7 @@ import (
 // the array jobs it submits.
 func (c *Client) Submit(ctx context.Context, rec *runspec.Record, w *runspec.Work, progress runspec.Progress) (runspec.Outcome, error) {
 	var out runspec.Outcome
-	rec.Queue = c.Queue
+	rec.Queue, rec.Definition = c.Queue, c.Definition
 	if !c.checked {
 		if err := c.Preflight(ctx); err != nil {
 			return out, err
@@ -53,10 +53,23 @@ func (c *Client) Status(ctx context.Context, rec *runspec.Record) ([]runspec.Sta
 	for _, j := range rec.Jobs {
 		st := runspec.State{Name: j.Name, Prefix: j.Parameters["prefix"], Status: runspec.Unknown, ArraySize: j.ArraySize}
 		if s, ok := latest[j.Name]; ok {
-			st.Status, st.Reason, st.LogStream = s.Status, s.Reason, s.LogStream
+			st.Status, st.Reason, st.LogStream, st.ID = s.Status, s.Reason, s.LogStream, s.ID
 			if s.ExitCode != nil {
 				code := int(*s.ExitCode)
 				st.ExitCode = &code
+			}
+			if len(s.Summary) > 0 {
+				st.Children = map[string]int{}
+				for k, v := range s.Summary {
+					if v > 0 {
+						st.Children[k] = int(v)
+					}
+				}
+				if st.Children[runspec.Failed] > 0 && s.Status == runspec.Failed {
+					if st.FailedChildren, err = c.FailedChildren(ctx, s.ID); err != nil {
+						return nil, err
+					}
+				}
 			}
 		}
 		out = append(out, st)

@@ -62,6 +62,9 @@ type Job struct {
 	ExitCode                    *int
 	LogStream                   string
 	CreatedAt                   int64
+	// Summary counts an array job's children by state (simulations).
+	Summary  map[string]int
+	children []child
 }
 
 // Fake is a running fake Batch endpoint.
@@ -75,6 +78,7 @@ type Fake struct {
 
 	mu        sync.Mutex
 	jobs      []*Job
+	sim       *simulator
 	submits   []time.Time
 	throttled int
 	rejected  int
@@ -165,6 +169,7 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	var out any
 	var e *apiError
+	f.advance()
 	switch r.URL.Path {
 	case "/v1/submitjob":
 		out, e = f.submit(body)
@@ -291,6 +296,9 @@ func (f *Fake) submit(body []byte) (any, *apiError) {
 		}
 	}
 	f.jobs = append(f.jobs, job)
+	if f.sim != nil {
+		f.enqueue(job)
+	}
 	return map[string]string{"jobArn": "arn:aws:batch:us-east-1:123456789012:job/" + job.ID, "jobName": job.Name, "jobId": job.ID}, nil
 }
 
@@ -309,8 +317,40 @@ func (f *Fake) detail(j *Job) map[string]any {
 	}
 	d["container"] = container
 	if j.ArraySize > 0 {
-		d["arrayProperties"] = map[string]any{"size": j.ArraySize}
+		ap := map[string]any{"size": j.ArraySize}
+		if j.Summary != nil {
+			sum := map[string]int{}
+			for _, st := range []string{"SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"} {
+				sum[st] = j.Summary[st]
+			}
+			ap["statusSummary"] = sum
+		}
+		d["arrayProperties"] = ap
 	}
+	return d
+}
+
+// childDetail is an array child as DescribeJobs shows it (jobId PARENT:INDEX).
+func (f *Fake) childDetail(j *Job, i int) map[string]any {
+	c := j.children[i]
+	d := map[string]any{"jobId": fmt.Sprintf("%s:%d", j.ID, i), "jobName": j.Name, "jobQueue": j.Queue, "jobDefinition": j.Definition,
+		"status": c.Status, "createdAt": j.CreatedAt, "arrayProperties": map[string]any{"index": i}}
+	if c.Reason != "" {
+		d["statusReason"] = c.Reason
+	}
+	container := map[string]any{}
+	if c.ExitCode != nil {
+		container["exitCode"] = *c.ExitCode
+	}
+	if c.Attempts > 0 {
+		container["logStreamName"] = fmt.Sprintf("quicklook/default/%s-%d", j.ID, i)
+	}
+	d["container"] = container
+	attempts := make([]map[string]any, c.Attempts)
+	for k := range attempts {
+		attempts[k] = map[string]any{}
+	}
+	d["attempts"] = attempts
 	return d
 }
 
@@ -324,9 +364,18 @@ func (f *Fake) describe(body []byte) (any, *apiError) {
 	}
 	var out []map[string]any
 	for _, id := range req.Jobs {
+		parent, index, isChild := strings.Cut(id, ":")
 		for _, j := range f.jobs {
-			if j.ID == id {
+			if j.ID != parent {
+				continue
+			}
+			if !isChild {
 				out = append(out, f.detail(j))
+				continue
+			}
+			var i int
+			if _, err := fmt.Sscanf(index, "%d", &i); err == nil && i >= 0 && i < len(j.children) && j.ArraySize > 0 {
+				out = append(out, f.childDetail(j, i))
 			}
 		}
 	}
@@ -336,6 +385,7 @@ func (f *Fake) describe(body []byte) (any, *apiError) {
 func (f *Fake) list(body []byte) (any, *apiError) {
 	var req struct {
 		JobQueue   *string
+		ArrayJobID *string `json:"arrayJobId"`
 		JobStatus  string
 		MaxResults int
 		NextToken  string
@@ -344,12 +394,15 @@ func (f *Fake) list(body []byte) (any, *apiError) {
 			Values []string
 		}
 	}
-	if err := json.Unmarshal(body, &req); err != nil || req.JobQueue == nil {
-		return nil, clientErr("jobQueue is required")
+	if err := json.Unmarshal(body, &req); err != nil || (req.JobQueue == nil) == (req.ArrayJobID == nil) {
+		return nil, clientErr("exactly one of jobQueue and arrayJobId is required")
 	}
 	max := req.MaxResults
 	if max <= 0 || max > 1000 {
 		max = 100
+	}
+	if req.ArrayJobID != nil {
+		return f.listChildren(*req.ArrayJobID, req.JobStatus, req.NextToken, max)
 	}
 	var matched []*Job
 	for _, j := range f.jobs {
@@ -393,6 +446,42 @@ func (f *Fake) list(body []byte) (any, *apiError) {
 		resp["nextToken"] = fmt.Sprint(end)
 	}
 	return resp, nil
+}
+
+// listChildren answers ListJobs for an array job's children in a state
+// (RUNNING when none is given, as Batch does).
+func (f *Fake) listChildren(parent, status, token string, max int) (any, *apiError) {
+	if status == "" {
+		status = "RUNNING"
+	}
+	for _, j := range f.jobs {
+		if j.ID != parent || j.ArraySize == 0 {
+			continue
+		}
+		idx := j.childIndexes(status)
+		start := 0
+		fmt.Sscanf(token, "%d", &start)
+		end := min(start+max, len(idx))
+		out := []map[string]any{}
+		for _, i := range idx[min(start, len(idx)):end] {
+			c := j.children[i]
+			item := map[string]any{"jobId": fmt.Sprintf("%s:%d", j.ID, i), "jobName": j.Name, "status": c.Status,
+				"createdAt": j.CreatedAt, "arrayProperties": map[string]any{"index": i}}
+			if c.Reason != "" {
+				item["statusReason"] = c.Reason
+			}
+			if c.ExitCode != nil {
+				item["container"] = map[string]any{"exitCode": *c.ExitCode}
+			}
+			out = append(out, item)
+		}
+		resp := map[string]any{"jobSummaryList": out}
+		if end < len(idx) {
+			resp["nextToken"] = fmt.Sprint(end)
+		}
+		return resp, nil
+	}
+	return nil, clientErr("array job %s not found", parent)
 }
 
 // describeQueues answers DescribeJobQueues: the known queues asked for (by

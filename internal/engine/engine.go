@@ -30,10 +30,10 @@ import (
 
 // Error classes the job adds to the renderer's.
 const (
-	ClassTimeout     = "timeout"     // ran past --item-timeout
-	ClassInterrupted = "interrupted" // the run stopped before this item finished
-	ClassIO          = "io"          // storage failure (transient)
-	ClassGone        = "gone"        // listed, then deleted before it was read
+	ClassTimeout     = manifest.ClassTimeout
+	ClassInterrupted = manifest.ClassInterrupted
+	ClassIO          = manifest.ClassIO
+	ClassGone        = manifest.ClassGone
 )
 
 // Config is one job run.
@@ -55,8 +55,11 @@ type Config struct {
 	CacheControl   string
 	JobName        string // default: layout.JobName(Prefix), or the shard's name
 	Attempt        string // names this run's manifest (Batch attempt)
-	Log            *slog.Logger
-	Progress       progress.Reporter
+	// RunID is the submitted run the job belongs to: its summary is copied
+	// under the run, where 'submit status' adds them up.
+	RunID    string
+	Log      *slog.Logger
+	Progress progress.Reporter
 	// Renderer renders items (default: in this process, from Source).
 	Renderer renderproc.Renderer
 	// Prices and VCPUs price the run in its summary (default list prices, 1).
@@ -102,7 +105,7 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 	c := cfg.withDefaults()
 	log := c.Log
 	started := time.Now()
-	sum := manifest.Summary{Job: c.JobName, Source: c.Source.URL(), Prefix: c.Prefix, Dest: c.Dest.URL(), Started: started}
+	sum := manifest.Summary{Job: c.JobName, Run: c.RunID, Source: c.Source.URL(), Prefix: c.Prefix, Dest: c.Dest.URL(), Started: started}
 	if len(c.Ranges) > 1 || c.Ranges[0].Bounded() {
 		sum.Ranges = c.Ranges
 	}
@@ -156,12 +159,22 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 		}
 		todo = append(todo, it)
 	}
-	log.Info("planned", "to_render", len(todo), "up_to_date", len(records), "workers", c.Concurrency, "destination_objects", len(destObjs), "last_manifest", lastKey)
+	// Identical sources are rendered once; the others copy the thumbnails.
+	todo, twins := splitTwins(todo)
+	log.Info("planned", "to_render", len(todo), "to_copy", len(twins), "up_to_date", len(records), "workers", c.Concurrency,
+		"destination_objects", len(destObjs), "last_manifest", lastKey)
 
 	c.Progress.Start(len(todo))
 	done := c.renderAll(stop, todo)
 	c.Progress.Finish()
 	records = append(records, done...)
+	if len(twins) > 0 {
+		rendered := make(map[string]manifest.Record, len(done))
+		for _, r := range done {
+			rendered[r.Key] = r
+		}
+		records = append(records, c.copyTwins(stop, twins, rendered)...)
+	}
 
 	if c.Prune {
 		pr, err := c.prune(work, l, destObjs, last)
@@ -194,17 +207,25 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 	}
 	stamp := manifest.Stamp(started, c.Attempt)
 	sum.Manifest = layout.Manifest(c.JobName, stamp)
-	writeCtx, cancel := context.WithTimeout(work, 30*time.Second)
-	defer cancel()
-	// The contact sheet is for people: a failure to write it is no failure of the run.
-	if c.ContactSheet != ContactSheetOff {
-		if err := contactsheet.Write(writeCtx, c.Dest, c.Source.URL(), sum, records, c.ContactSheet == ContactSheetIndex); err != nil {
+	// The contact sheet is for people: a failure to write it is no failure
+	// of the run, and it gets a budget of its own, so that a throttled
+	// destination cannot starve the manifest. A stopped run leaves it to
+	// the next attempt: the manifest must be written before Batch's SIGKILL.
+	if c.ContactSheet != ContactSheetOff && !sum.Interrupted {
+		sheetCtx, cancel := context.WithTimeout(work, 30*time.Second)
+		if err := contactsheet.Write(sheetCtx, c.Dest, c.Source.URL(), sum, records, c.ContactSheet == ContactSheetIndex); err != nil {
 			log.Warn("contact sheet not written", "error", err.Error())
 		}
+		cancel()
 	}
+	writeCtx, cancel := context.WithTimeout(work, 2*time.Minute)
+	defer cancel()
 	// The account: every call so far, and the manifest and summary writes.
 	counts := usage.Counts()
 	counts.Requests.PUT += 2
+	if c.RunID != "" {
+		counts.Requests.PUT++
+	}
 	c.account(&sum, counts)
 	if err := manifest.Write(writeCtx, c.Dest, c.JobName, stamp, records, &sum); err != nil {
 		return nil, err

@@ -76,8 +76,22 @@ func RunDir(runID string) string { return runsDir + runID + "/" }
 // RunRecord is the key of a run's record.
 func RunRecord(runID string) string { return RunDir(runID) + "run.json" }
 
+// RunSummariesDir holds a copy of the summary of every job attempt of a
+// run, so that 'submit status' tallies a run with one listing.
+func RunSummariesDir(runID string) string { return RunDir(runID) + "summaries/" }
+
+// RunSummary is the key of one attempt's copy.
+func RunSummary(runID, job, stamp string) string {
+	return RunSummariesDir(runID) + job + "/" + stamp + ".json"
+}
+
 // PlanFile is the key of the plan file that array job k of a run reads.
 func PlanFile(runID string, k int) string { return RunDir(runID) + fmt.Sprintf("plan-%03d.json", k) }
+
+// RetryPlanFile is the plan of the n-th job that reruns failed array children.
+func RetryPlanFile(runID string, n int) string {
+	return RunDir(runID) + fmt.Sprintf("plan-retry-%03d.json", n)
+}
 
 // CalibrateDir is a scratch destination for the sample renders 'submit plan
 // --calibrate' makes, removed afterwards.

@@ -41,6 +41,16 @@ func (e *Executor) Submit(ctx context.Context, rec *runspec.Record, w *runspec.W
 	for _, r := range results {
 		jr := byJob[r.Job.Name]
 		jr.Attempts = max(jr.Attempts, r.Attempts)
+		if r.Index >= 0 {
+			if jr.Children == nil {
+				jr.Children = map[string]int{}
+			}
+			jr.Children[r.Status]++
+			if r.Status != runspec.Succeeded {
+				code := r.ExitCode
+				jr.FailedChildren = append(jr.FailedChildren, runspec.ChildFailure{Index: r.Index, ExitCode: &code, Reason: r.Reason})
+			}
+		}
 		if r.Status != runspec.Succeeded {
 			jr.Status = runspec.Failed
 			code := r.ExitCode
@@ -81,7 +91,7 @@ func (e *Executor) Status(_ context.Context, rec *runspec.Record) ([]runspec.Sta
 	var out []runspec.State
 	for _, j := range rec.Jobs {
 		out = append(out, runspec.State{Name: j.Name, Prefix: j.Parameters["prefix"], Status: j.Status, Reason: j.Reason,
-			LogStream: j.Log, ExitCode: j.ExitCode, ArraySize: j.ArraySize})
+			LogStream: j.Log, ExitCode: j.ExitCode, ArraySize: j.ArraySize, Children: j.Children, FailedChildren: j.FailedChildren})
 	}
 	return out, nil
 }

@@ -96,12 +96,23 @@ func Run(ctx context.Context, tasks []Task, o Options) []Result {
 	sem := make(chan struct{}, o.Parallel)
 	var wg sync.WaitGroup
 	for i, t := range tasks {
-		select {
-		case <-ctx.Done():
+		// A stopped run starts nothing more (select alone would pick at
+		// random between the stop and a free slot).
+		acquired := false
+		if ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case sem <- struct{}{}:
+				acquired = true
+			}
+		}
+		if ctx.Err() != nil {
+			if acquired {
+				<-sem
+			}
 			results[i] = Result{Task: t, Status: runspec.Failed, ExitCode: -1, Reason: "run stopped before the job started"}
 			report(func(c *Counts) { c.Failed++ })
 			continue
-		case sem <- struct{}{}:
 		}
 		wg.Add(1)
 		go func(i int, t Task) {

@@ -52,6 +52,9 @@ type Record struct {
 	Error      string   `json:"error,omitempty"`
 	Outputs    []Output `json:"outputs,omitempty"`
 	Settings   string   `json:"settings,omitempty"` // hash of the run's settings (failed records)
+	// CopiedFrom is the source of identical content (same size, same
+	// content ETag) whose thumbnails were copied for this one, not rendered.
+	CopiedFrom string `json:"copied_from,omitempty"`
 	// What the object cost: the storage requests it caused by kind (reads
 	// of it and its parts, checks and writes of its thumbnails), the bytes
 	// each way, the render's CPU time and the wall time.
@@ -67,9 +70,18 @@ type Record struct {
 	Millis   int64  `json:"ms"`
 }
 
+// Error classes of the job's own (the renderer adds its decoding ones).
+const (
+	ClassTimeout     = "timeout"     // ran past --item-timeout
+	ClassInterrupted = "interrupted" // the run stopped before this item finished: the next attempt does it
+	ClassIO          = "io"          // storage failure (transient)
+	ClassGone        = "gone"        // listed, then deleted before it was read
+)
+
 // Summary is the run's account; Created+Updated+Skipped+Failed == Sources.
 type Summary struct {
 	Job             string         `json:"job"`
+	Run             string         `json:"run,omitempty"` // the submitted run the job belongs to
 	Source          string         `json:"source"`
 	Prefix          string         `json:"prefix"`
 	Ranges          any            `json:"ranges,omitempty"` // an array child's key ranges
@@ -79,6 +91,7 @@ type Summary struct {
 	Sources         int            `json:"sources"`
 	Created         int            `json:"created"`
 	Updated         int            `json:"updated"`
+	Copied          int            `json:"copied,omitempty"` // of the created and updated: thumbnails copied from an identical source
 	Skipped         int            `json:"skipped"`
 	Failed          int            `json:"failed"`
 	Pruned          int            `json:"pruned"`
@@ -104,6 +117,9 @@ type Summary struct {
 
 // Count adds one record to the summary.
 func (s *Summary) Count(r Record) {
+	if r.CopiedFrom != "" && (r.Status == Created || r.Status == Updated) {
+		s.Copied++
+	}
 	switch r.Status {
 	case Created:
 		s.Created++
@@ -157,8 +173,15 @@ func Write(ctx context.Context, dest storage.Store, job, stamp string, records [
 	if err != nil {
 		return err
 	}
-	if err := dest.Put(ctx, layout.Summary(sum.Manifest), append(b, '\n'), storage.PutOptions{ContentType: "application/json"}); err != nil {
+	b = append(b, '\n')
+	if err := dest.Put(ctx, layout.Summary(sum.Manifest), b, storage.PutOptions{ContentType: "application/json"}); err != nil {
 		return fmt.Errorf("writing summary: %w", err)
+	}
+	if sum.Run != "" {
+		// The run's copy: what 'submit status' adds up.
+		if err := dest.Put(ctx, layout.RunSummary(sum.Run, job, stamp), b, storage.PutOptions{ContentType: "application/json"}); err != nil {
+			return fmt.Errorf("writing the run's copy of the summary: %w", err)
+		}
 	}
 	return nil
 }

@@ -101,12 +101,13 @@ func DefaultRunID(cfg Config, prefixes []string, now time.Time) string {
 // PerPrefix makes one job per prefix.
 func PerPrefix(cfg Config, inv *Inventory) *runspec.Work {
 	w := &runspec.Work{PlanFiles: map[string]*planfile.Plan{}}
+	env := jobEnv(cfg, inv.RunID)
 	for _, s := range inv.Prefixes {
 		w.Jobs = append(w.Jobs, runspec.Job{
 			Name:       runspec.JobName(inv.RunID, s.Prefix, s.Prefix),
 			Parameters: map[string]string{"source": cfg.Source, "prefix": s.Prefix, "dest": cfg.Dest},
 			Tags:       map[string]string{"quicklook-run": inv.RunID, "quicklook-prefix": tagValue(s.Prefix)},
-			Env:        cfg.JobEnv,
+			Env:        env,
 		})
 	}
 	return w
@@ -123,10 +124,8 @@ func Arrays(cfg Config, inv *Inventory, packing *Packing) *runspec.Work {
 		loc := runspec.PlanLocation(cfg.Dest, inv.RunID, k)
 		filter := cfg.Filter
 		w.PlanFiles[loc] = &planfile.Plan{Version: planfile.Version, RunID: inv.RunID, Source: cfg.Source, Dest: cfg.Dest, Filter: &filter, Shards: part}
-		env := map[string]string{runspec.EnvPlan: loc}
-		for k, v := range cfg.JobEnv {
-			env[k] = v
-		}
+		env := jobEnv(cfg, inv.RunID)
+		env[runspec.EnvPlan] = loc
 		j := runspec.Job{
 			Name:       runspec.JobName(inv.RunID, fmt.Sprintf("array-%03d", k), loc),
 			Parameters: map[string]string{"source": cfg.Source, "prefix": "", "dest": cfg.Dest},
@@ -141,6 +140,16 @@ func Arrays(cfg Config, inv *Inventory, packing *Packing) *runspec.Work {
 		w.Jobs = append(w.Jobs, j)
 	}
 	return w
+}
+
+// jobEnv is what every job of a run is given: the operator's settings and
+// the run it belongs to.
+func jobEnv(cfg Config, runID string) map[string]string {
+	env := map[string]string{runspec.EnvRun: runID}
+	for k, v := range cfg.JobEnv {
+		env[k] = v
+	}
+	return env
 }
 
 // tagValue fits Batch's 256-character tag values.

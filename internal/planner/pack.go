@@ -25,6 +25,11 @@ type Packing struct {
 	MaxVCPUs, JobVCPUs        int
 }
 
+// ChildStartup is a child's time before its first image, counted in its
+// wall time: the container's start on a warm instance, the listing of its
+// ranges and the read of their last manifests.
+const ChildStartup = 15 * time.Second
+
 // costed is a piece of a prefix with its predicted vCPU-seconds.
 type costed struct {
 	Sized
@@ -126,7 +131,7 @@ func (p *Packing) summarise() {
 		return
 	}
 	wall := func(vcpuSeconds float64) time.Duration {
-		return time.Duration(vcpuSeconds / float64(p.JobVCPUs) * float64(time.Second))
+		return ChildStartup + time.Duration(vcpuSeconds/float64(p.JobVCPUs)*float64(time.Second))
 	}
 	sorted := append([]float64(nil), p.Seconds...)
 	sort.Float64s(sorted)
@@ -137,7 +142,7 @@ func (p *Packing) summarise() {
 	var end float64
 	for i := len(sorted) - 1; i >= 0; i-- {
 		b := heap.Pop(h).(bin)
-		b.seconds += sorted[i] / float64(p.JobVCPUs)
+		b.seconds += ChildStartup.Seconds() + sorted[i]/float64(p.JobVCPUs)
 		end = math.Max(end, b.seconds)
 		heap.Push(h, b)
 	}

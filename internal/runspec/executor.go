@@ -54,7 +54,82 @@ func Active(status string) bool {
 
 // State is one job's latest state.
 type State struct {
-	Name, Prefix, Status, Reason, LogStream string
-	ExitCode                                *int
-	ArraySize                               int
+	ID, Name, Prefix, Status, Reason, LogStream string
+	ExitCode                                    *int
+	ArraySize                                   int
+	// Children counts an array job's children by state; FailedChildren
+	// says which failed and how.
+	Children       map[string]int
+	FailedChildren []ChildFailure
+}
+
+// ChildFailure is a failed child of an array job.
+type ChildFailure struct {
+	Index    int    `json:"index"`
+	ExitCode *int   `json:"exit_code,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// Retried is the state Tally gives failed children (and failed jobs) that a
+// later job of the run reran.
+const Retried = "RETRIED"
+
+// Tally counts a run's runs by state (an array job's children each, a plain
+// job once): a failure that a later retry job covers counts as retried.
+func Tally(rec *Record, states []State) map[string]int {
+	covered := rec.Rerun()
+	out := map[string]int{}
+	for _, s := range states {
+		for k, v := range s.ChildCounts() {
+			out[k] += v
+		}
+		rerun := 0
+		for _, f := range s.FailedChildren {
+			if covered[s.Name][f.Index] {
+				rerun++
+			}
+		}
+		if rerun > 0 {
+			out[Failed] -= rerun
+			out[Retried] += rerun
+		}
+	}
+	for k, v := range out {
+		if v == 0 {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// Rerun says which children of which array jobs a retry job reran.
+func (r *Record) Rerun() map[string]map[int]bool {
+	out := map[string]map[int]bool{}
+	for _, j := range r.Jobs {
+		if j.RetryOf == "" {
+			continue
+		}
+		if out[j.RetryOf] == nil {
+			out[j.RetryOf] = map[int]bool{}
+		}
+		for _, i := range j.RetryIndexes {
+			out[j.RetryOf][i] = true
+		}
+	}
+	return out
+}
+
+// ChildCounts counts the job's runs by state: an array job's children, or
+// the plain job itself.
+func (s State) ChildCounts() map[string]int {
+	if s.Status == Unknown {
+		return map[string]int{Unknown: max(s.ArraySize, 1)}
+	}
+	if len(s.Children) > 0 {
+		return s.Children
+	}
+	if s.ArraySize > 0 {
+		return map[string]int{s.Status: s.ArraySize}
+	}
+	return map[string]int{s.Status: 1}
 }

@@ -13,15 +13,30 @@ import (
 // Record is a run as its executor left it, kept under the destination so
 // that status and retry work from any machine.
 type Record struct {
-	RunID    string      `json:"run_id"`
-	Executor string      `json:"executor"` // batch or local
-	Queue    string      `json:"queue,omitempty"`
-	Source   string      `json:"source"`
-	Dest     string      `json:"dest"`
-	Updated  time.Time   `json:"updated"`
-	Jobs     []JobRecord `json:"jobs"`
+	RunID    string `json:"run_id"`
+	Executor string `json:"executor"` // batch or local
+	Queue    string `json:"queue,omitempty"`
+	// Definition is the job definition the run submitted with; retry
+	// submits with it unless told otherwise.
+	Definition string    `json:"definition,omitempty"`
+	Source     string    `json:"source"`
+	Dest       string    `json:"dest"`
+	Started    time.Time `json:"started"`
+	Updated    time.Time `json:"updated"`
+	// Planned is what the plan predicted, when the run was counted.
+	Planned *Forecast   `json:"planned,omitempty"`
+	Jobs    []JobRecord `json:"jobs"`
 
 	index map[string]int // job name -> position in Jobs, built on first Upsert
+}
+
+// Forecast is a counted run's prediction: its images and bytes, its cost,
+// and its wall time at the planned vCPUs (array runs).
+type Forecast struct {
+	Objects         int     `json:"objects"`
+	Bytes           int64   `json:"bytes"`
+	CostUSD         float64 `json:"cost_usd"`
+	MakespanSeconds float64 `json:"makespan_seconds,omitempty"`
 }
 
 // JobRecord is one job of the run and, for local runs, how it ended.
@@ -33,6 +48,9 @@ type JobRecord struct {
 	ExitCode *int   `json:"exit_code,omitempty"`
 	Reason   string `json:"reason,omitempty"`
 	Log      string `json:"log,omitempty"`
+	// An array job's children by state, and the failed ones (local runs).
+	Children       map[string]int `json:"children,omitempty"`
+	FailedChildren []ChildFailure `json:"failed_children,omitempty"`
 }
 
 // Upsert replaces the record of the job of the same name, or adds it.

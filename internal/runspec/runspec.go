@@ -55,6 +55,10 @@ type Job struct {
 	Tags       map[string]string `json:"tags,omitempty"`
 	Env        map[string]string `json:"env,omitempty"`
 	ArraySize  int               `json:"array_size,omitempty"` // 0: not an array job
+	// RetryOf names the array job whose failed children this job reruns:
+	// its child i is their child RetryIndexes[i].
+	RetryOf      string `json:"retry_of,omitempty"`
+	RetryIndexes []int  `json:"retry_indexes,omitempty"`
 }
 
 // MaxArraySize is the most children of one array job (Batch's limit, which
@@ -65,6 +69,7 @@ const MaxArraySize = 10000
 const (
 	EnvPlan  = "QUICKLOOK_PLAN"  // the plan file an array job's children read
 	EnvShard = "QUICKLOOK_SHARD" // the shard of a one-shard plan (no array index)
+	EnvRun   = "QUICKLOOK_RUN"   // the run a job belongs to (its summaries are copied under it)
 )
 
 // Batch's job-name rule, which every executor keeps.

@@ -130,6 +130,32 @@ func Conformance(t *testing.T, s Store) {
 			t.Errorf("list ../ = %v, want ErrInvalid", err)
 		}
 	})
+	t.Run("copy carries the bytes and its own attributes", func(t *testing.T) {
+		u := NewUsage(nil)
+		cctx := WithUsage(ctx, u)
+		meta := map[string]string{"quicklook-source-key": "b/café/東京 2.tif"}
+		if err := s.Copy(cctx, "b/café/東京.tif", "c/copy of 東京.tif", PutOptions{ContentType: "image/jpeg", Metadata: meta}); err != nil {
+			t.Fatal(err)
+		}
+		obj, err := s.Stat(ctx, "c/copy of 東京.tif")
+		if err != nil || obj.Size != 17 || obj.ContentType != "image/jpeg" || obj.Metadata["quicklook-source-key"] != meta["quicklook-source-key"] {
+			t.Fatalf("copy: %+v %v", obj, err)
+		}
+		got := make([]byte, 17)
+		if n, _ := s.ReadAt(ctx, "c/copy of 東京.tif", got, 0); n != 17 || !bytes.Equal(got, bytes.Repeat([]byte{'a' + 7}, 17)) {
+			t.Fatalf("copy holds %q", got[:n])
+		}
+		if c := u.Counts().Requests; c.COPY != 1 || c.GET+c.PUT != 0 {
+			t.Fatalf("a copy counted as %+v, want one COPY", c)
+		}
+		if err := s.Copy(ctx, "never/there.tif", "c/x.tif", PutOptions{}); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("copy of a missing object = %v, want ErrNotFound", err)
+		}
+		if err := s.Copy(ctx, "../x", "c/x.tif", PutOptions{}); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("copy from ../x = %v, want ErrInvalid", err)
+		}
+		s.Delete(ctx, "c/copy of 東京.tif")
+	})
 	t.Run("delete", func(t *testing.T) {
 		if err := s.Delete(ctx, "a/c/d.tif", "a/c/e.tif", "a/never"); err != nil {
 			t.Fatal(err)

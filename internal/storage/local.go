@@ -359,15 +359,38 @@ func (l *Local) Put(ctx context.Context, key string, data []byte, opts PutOption
 		return err
 	}
 	count(ctx, kindPUT, 1)
-	if err := l.writeAtomic(l.path(key), data); err != nil {
-		return l.opErr("put", key, err)
-	}
 	countBytes(ctx, 0, int64(len(data)))
+	return l.write("put", key, data, opts)
+}
+
+// write stores the object's bytes and then its attributes.
+func (l *Local) write(op, key string, data []byte, opts PutOptions) error {
+	if err := l.writeAtomic(l.path(key), data); err != nil {
+		return l.opErr(op, key, err)
+	}
 	meta, _ := json.Marshal(localMeta{ContentType: opts.ContentType, CacheControl: opts.CacheControl, Metadata: opts.Metadata})
 	if err := l.writeAtomic(l.metaPath(key), meta); err != nil {
-		return l.opErr("put", key, err)
+		return l.opErr(op, key, err)
 	}
 	return nil
+}
+
+// Copy implements Store: the file copied, its attributes replaced.
+func (l *Local) Copy(ctx context.Context, from, key string, opts PutOptions) error {
+	for _, k := range []string{from, key} {
+		if err := l.checkKey(k); err != nil {
+			return l.opErr("copy", k, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	count(ctx, kindCOPY, 1)
+	data, err := os.ReadFile(l.path(from))
+	if err != nil {
+		return l.opErr("copy", from, err)
+	}
+	return l.write("copy", key, data, opts)
 }
 
 func (l *Local) writeAtomic(path string, data []byte) error {

@@ -359,6 +359,31 @@ func (s *S3) Put(ctx context.Context, key string, data []byte, opts PutOptions) 
 	return nil
 }
 
+// Copy implements Store with CopyObject, its metadata replaced.
+func (s *S3) Copy(ctx context.Context, from, key string, opts PutOptions) error {
+	for _, k := range []string{from, key} {
+		if err := ValidateKey(k); err != nil {
+			return s.opErr("copy", k, err)
+		}
+	}
+	segments := strings.Split(s.bucket+"/"+s.base+from, "/")
+	for i, seg := range segments {
+		segments[i] = url.PathEscape(seg)
+	}
+	in := &s3.CopyObjectInput{Bucket: &s.bucket, Key: aws.String(s.base + key), CopySource: aws.String(strings.Join(segments, "/")),
+		MetadataDirective: types.MetadataDirectiveReplace, Metadata: opts.Metadata}
+	if opts.ContentType != "" {
+		in.ContentType = &opts.ContentType
+	}
+	if opts.CacheControl != "" {
+		in.CacheControl = &opts.CacheControl
+	}
+	if _, err := s.client.CopyObject(ctx, in); err != nil {
+		return s.opErr("copy", key, err)
+	}
+	return nil
+}
+
 // Delete implements Store in batches of 1,000 keys.
 func (s *S3) Delete(ctx context.Context, keys ...string) error {
 	for len(keys) > 0 {

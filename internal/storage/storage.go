@@ -57,10 +57,30 @@ type Store interface {
 	Stat(ctx context.Context, key string) (Object, error)
 	// Put writes the whole object atomically: readers see the old or the new one.
 	Put(ctx context.Context, key string, data []byte, opts PutOptions) error
+	// Copy writes key as a copy of the store's object from, with opts'
+	// attributes instead of the original's: on S3 a server-side copy (no
+	// bytes pass through this machine).
+	Copy(ctx context.Context, from, key string, opts PutOptions) error
 	// Delete removes the objects; missing keys are not an error.
 	Delete(ctx context.Context, keys ...string) error
 	// URL is the store's location as the user would type it.
 	URL() string
+}
+
+// ContentETag reports whether an ETag is a digest of the content (an S3
+// single-part upload's MD5), so that equal ETags and sizes mean equal
+// bytes; a multipart upload's ETag ("...-N") and a folder's are not.
+func ContentETag(etag string) bool {
+	etag = strings.Trim(etag, `"`)
+	if len(etag) != 32 {
+		return false
+	}
+	for _, r := range etag {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
 }
 
 // Error kinds callers decide on (exit codes, retries, manifest classes).
