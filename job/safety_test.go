@@ -145,14 +145,24 @@ func TestKilledRenderProcessesLoseNothing(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	killed := 0
+	killed, written := 0, 0
 	for deadline := time.Now().Add(20 * time.Second); killed < 3 && time.Now().Before(deadline); {
-		// Kill once images are being written, not while the first process starts.
+		// Kill once images are being written, not while the first process
+		// starts, and each time after more were written since the last
+		// kill: an image whose two render processes are killed is rightly
+		// recorded crashed, which is not what this test is about.
 		thumbs, _ := filepath.Glob(filepath.Join(dst, "al", "2013", "*", "*.thumb.jpg"))
-		if kids := proctree.Children()[cmd.Process.Pid]; len(kids) > 0 && len(thumbs) > 0 {
-			syscall.Kill(kids[killed%len(kids)], syscall.SIGKILL)
+		if kids := proctree.Children()[cmd.Process.Pid]; len(kids) > 0 && len(thumbs) > written+2 {
+			// The oldest render process (lowest pid): never the one that
+			// just replaced a killed one and may still be on its image.
+			oldest := kids[0]
+			for _, k := range kids {
+				oldest = min(oldest, k)
+			}
+			syscall.Kill(oldest, syscall.SIGKILL)
 			killed++
-			time.Sleep(150 * time.Millisecond)
+			written = len(thumbs)
+			time.Sleep(100 * time.Millisecond)
 			continue
 		}
 		time.Sleep(5 * time.Millisecond)

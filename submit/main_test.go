@@ -212,7 +212,7 @@ func TestBatchStatusAndRetry(t *testing.T) {
 	fake.SetStatus(jobs[2].ID, "RUNNING", "", nil)
 	st := runSubmit(t, "status", "--run", "st1", "--dest", dst)
 	if st.code != 1 || !strings.Contains(st.stdout, "6 jobs: 3 submitted, 1 running, 1 succeeded, 1 failed") ||
-		!strings.Contains(st.stdout, "exit 3: Essential container in task exited") || !strings.Contains(st.stdout, "log: quicklook/default/") {
+		!strings.Contains(st.stdout, "exit 3, broken images above --max-failure-rate (see the manifest): Essential container in task exited") || !strings.Contains(st.stdout, "log: quicklook/default/") {
 		t.Fatalf("status exit %d:\n%s\n%s", st.code, st.stdout, st.stderr)
 	}
 	rt := runSubmit(t, "retry", "--run", "st1", "--dest", dst, "--definition", "d")

@@ -31,7 +31,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "dest", EnvVars: env("DEST"), Usage: "where thumbnails go (required)"},
 			&cli.StringFlag{Name: "from", Usage: "use the prefixes written by 'submit plan --output' instead of listing again"},
 			&cli.BoolFlag{Name: "prune", Usage: "tell the jobs to delete thumbnails whose source is gone"},
-			&cli.StringSliceFlag{Name: "job-env", Usage: "NAME=VALUE passed to every job, e.g. QUICKLOOK_BANDS=cir; repeatable"},
+			jobEnvFlag,
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the jobs (Batch requests, or local command lines) without sending or running them"},
 		), executorFlags()...),
 		Action: runAction,
@@ -49,15 +49,8 @@ func runAction(c *cli.Context) error {
 	if c.Bool("prune") {
 		cfg.JobEnv["QUICKLOOK_PRUNE"] = "true"
 	}
-	for _, kv := range c.StringSlice("job-env") {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(k, "QUICKLOOK_") {
-			return usageError{fmt.Errorf("--job-env %q: want QUICKLOOK_NAME=VALUE", kv)}
-		}
-		if k == "QUICKLOOK_EXT" {
-			return usageError{fmt.Errorf("--job-env %q: give --ext, which the plan counts with too", kv)}
-		}
-		cfg.JobEnv[k] = v
+	if err := parseJobEnv(c, cfg.JobEnv); err != nil {
+		return err
 	}
 	exec, err := newExecutor(c, c.String("executor"), c.String("queue"), c.String("definition"), !c.Bool("dry-run"))
 	if err != nil {
@@ -107,6 +100,24 @@ func runAction(c *cli.Context) error {
 	}
 	rec.Executor = c.String("executor")
 	return submit(ctx, exec, rec, work, "submitted")
+}
+
+// jobEnvFlag passes settings to every job; run and retry take it.
+var jobEnvFlag = &cli.StringSliceFlag{Name: "job-env", Usage: "NAME=VALUE passed to every job, e.g. QUICKLOOK_BANDS=cir; repeatable"}
+
+// parseJobEnv adds the --job-env settings to env.
+func parseJobEnv(c *cli.Context, env map[string]string) error {
+	for _, kv := range c.StringSlice("job-env") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, "QUICKLOOK_") {
+			return usageError{fmt.Errorf("--job-env %q: want QUICKLOOK_NAME=VALUE", kv)}
+		}
+		if k == "QUICKLOOK_EXT" || k == runspec.EnvPlan || k == runspec.EnvShard || k == runspec.EnvRun {
+			return usageError{fmt.Errorf("--job-env %q: set by the submitter (give --ext, which the plan counts with)", kv)}
+		}
+		env[k] = v
+	}
+	return nil
 }
 
 // preflightStores checks that the source can be listed (with the
@@ -220,7 +231,11 @@ func submit(ctx context.Context, exec runspec.Executor, rec *runspec.Record, wor
 	fmt.Printf("run %s: %d of %d jobs succeeded in %.1fs; logs in %s\n", rec.RunID, len(work.Jobs)-len(out.Failed), len(work.Jobs),
 		time.Since(started).Seconds(), out.Logs)
 	for _, f := range out.Failed {
-		fmt.Printf("  failed %s (%s): %s; log %s\n", f.Name, f.Parameters["prefix"], f.Reason, f.Log)
+		what := "prefix " + f.Parameters["prefix"]
+		if f.ArraySize > 0 || f.Env[runspec.EnvPlan] != "" {
+			what = "plan " + f.Env[runspec.EnvPlan]
+		}
+		fmt.Printf("  failed %s (%s): %s; log %s\n", f.Name, what, f.Reason, f.Log)
 	}
 	if len(out.Failed) > 0 {
 		return cli.Exit(fmt.Sprintf("%d jobs failed: 'submit retry --run %s --dest %s' reruns them", len(out.Failed), rec.RunID, rec.Dest), 1)

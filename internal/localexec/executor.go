@@ -66,6 +66,9 @@ func (e *Executor) Submit(ctx context.Context, rec *runspec.Record, w *runspec.W
 	}
 	for _, j := range w.Jobs {
 		jr := *byJob[j.Name]
+		if n := len(jr.FailedChildren); n > 1 {
+			jr.Reason = fmt.Sprintf("%d of %d children failed; %s", n, j.ArraySize, jr.Reason)
+		}
 		rec.Upsert(jr)
 		if jr.Status == runspec.Failed {
 			out.Failed = append(out.Failed, jr)

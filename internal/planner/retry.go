@@ -24,6 +24,7 @@ func Retry(ctx context.Context, rec *runspec.Record, states []runspec.State) (*r
 			retries++
 		}
 	}
+	rerun := rec.Rerun()
 	for _, s := range states {
 		if s.Status != runspec.Failed {
 			continue
@@ -31,6 +32,15 @@ func Retry(ctx context.Context, rec *runspec.Record, states []runspec.State) (*r
 		j := byName[s.Name]
 		if j.ArraySize == 0 || len(s.FailedChildren) == 0 {
 			w.Jobs = append(w.Jobs, j)
+			continue
+		}
+		var failed []runspec.ChildFailure // not rerun by an earlier retry job
+		for _, f := range s.FailedChildren {
+			if !rerun[s.Name][f.Index] {
+				failed = append(failed, f)
+			}
+		}
+		if len(failed) == 0 {
 			continue
 		}
 		loc := j.Env[runspec.EnvPlan]
@@ -45,7 +55,7 @@ func Retry(ctx context.Context, rec *runspec.Record, states []runspec.State) (*r
 		sub := *p
 		sub.Shards = nil
 		var indexes []int
-		for _, f := range s.FailedChildren {
+		for _, f := range failed {
 			shard, err := p.Shard(f.Index)
 			if err != nil {
 				return nil, fmt.Errorf("%s: failed child %d: %w", j.Name, f.Index, err)

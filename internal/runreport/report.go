@@ -212,11 +212,13 @@ func prefixNote(p string) string {
 }
 
 func exitNote(code *int, reason string) string {
-	c := "-"
-	if code != nil {
-		c = fmt.Sprint(*code)
+	if code == nil {
+		return reason
 	}
-	return fmt.Sprintf("exit %s: %s", c, reason)
+	if m := runspec.ExitMeaning(*code); m != "" && *code != 0 {
+		return fmt.Sprintf("exit %d, %s: %s", *code, m, reason)
+	}
+	return fmt.Sprintf("exit %d: %s", *code, reason)
 }
 
 func logNote(stream string) string {

@@ -29,6 +29,23 @@ const (
 	ExitTransient = 75 // interrupted or transient failure: retry
 )
 
+// ExitMeaning says what a job's exit code means, for people.
+func ExitMeaning(code int) string {
+	switch code {
+	case ExitOK:
+		return "done"
+	case ExitUsage:
+		return "usage or configuration error (see the log)"
+	case ExitData:
+		return "broken images above --max-failure-rate (see the manifest)"
+	case ExitTransient:
+		return "interrupted or transient failure"
+	case 137, -1:
+		return "killed"
+	}
+	return ""
+}
+
 // Attempts is how many times a job runs before it is failed for good.
 const Attempts = 3
 
