@@ -19,7 +19,7 @@ demo: build
 
 ## test: every test, with real GDAL on real files, a real S3 server and a real browser
 test: setup
-	@scripts/setup.sh curl chromium python3 python3-jsonschema mmdebstrap
+	@scripts/setup.sh curl chromium python3 python3-jsonschema mmdebstrap libvips-tools
 	scripts/test.sh
 
 ## image-check: build the Dockerfile's runtime root filesystem from Debian's packages (no

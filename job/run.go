@@ -49,6 +49,7 @@ func runCommand(code *int) *cli.Command {
 			&cli.StringFlag{Name: "percentiles", EnvVars: env("PERCENTILES"), Value: "2,98", Usage: "LOW,HIGH percentiles of the per-image stretch for non-8-bit data"},
 			&cli.IntFlag{Name: "quality", EnvVars: env("QUALITY"), Value: 85, Usage: "JPEG and WebP quality (1-100)"},
 			&cli.StringFlag{Name: "background", EnvVars: env("BACKGROUND"), Value: "#ffffff", Usage: "colour behind nodata and transparency in JPEG outputs (#rrggbb)"},
+			&cli.BoolFlag{Name: "fill-nodata", EnvVars: env("FILL_NODATA"), Usage: "make a constant fill around the picture (a reprojected scene's border, whatever its value) transparent; it is always left out of the stretch"},
 			&cli.Int64Flag{Name: "max-pixels", EnvVars: env("MAX_PIXELS"), Value: 200_000_000, Usage: "refuse (as a data error) images whose needed resolution level has more pixels"},
 			&cli.DurationFlag{Name: "item-timeout", EnvVars: env("ITEM_TIMEOUT"), Value: 2 * time.Minute, Usage: "give up on (and record) one image after this long"},
 			&cli.IntFlag{Name: "concurrency", EnvVars: env("CONCURRENCY"), Value: 4 * cpus, Usage: "images rendered at once (default: four per CPU: on S3 most of an image's time is waiting for reads)"},
@@ -135,7 +136,8 @@ func configure(c *cli.Context, log *slog.Logger) (engine.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	opts := render.Options{Profiles: profiles, Bands: bands, Quality: c.Int("quality"), MaxPixels: c.Int64("max-pixels")}
+	opts := render.Options{Profiles: profiles, Bands: bands, Quality: c.Int("quality"), MaxPixels: c.Int64("max-pixels"),
+		FillNodata: c.Bool("fill-nodata")}
 	if opts.Quality < 1 || opts.Quality > 100 {
 		return cfg, fmt.Errorf("--quality %d: want 1 to 100", opts.Quality)
 	}

@@ -53,7 +53,7 @@ func TestContactSheetInChromium(t *testing.T) {
 	if images != 24 || broken != 0 {
 		t.Fatalf("%d thumbnails on the page, %d did not load (want 24 and 0)", images, broken)
 	}
-	for _, want := range []string{"all 24 thumbnails loaded", "broken.jpg", "unsupported", "1 failed", "tx/2015/"} {
+	for _, want := range []string{"all 24 thumbnails loaded", "broken.jpg", "corrupt", "1 failed", "tx/2015/"} {
 		if !regexp.MustCompile(regexp.QuoteMeta(want)).MatchString(dom) {
 			t.Errorf("page lacks %q", want)
 		}

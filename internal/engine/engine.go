@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -143,6 +144,7 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, classify(fmt.Errorf("deciding what is up to date: %w", err))
 	}
+	c.recheck(work, items)
 
 	var records []manifest.Record
 	var todo []*item
@@ -153,7 +155,8 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 		}
 		if len(it.todo) == 0 {
 			rec := it.record(manifest.Skipped)
-			rec.Outputs = it.kept
+			rec.Outputs, rec.Rules = it.kept, it.rules
+			it.tally(&rec)
 			records = append(records, rec)
 			continue
 		}
@@ -391,7 +394,8 @@ func (c *Config) renderOne(ctx context.Context, it *item) manifest.Record {
 		err := c.Dest.Put(ctx, key, o.Data, storage.PutOptions{
 			ContentType:  o.Profile.Format.ContentType(),
 			CacheControl: c.CacheControl,
-			Metadata:     map[string]string{MetaSourceETag: it.obj.ETag, MetaSourceKey: it.obj.Key, MetaSettings: settings},
+			Metadata: map[string]string{MetaSourceETag: it.obj.ETag, MetaSourceKey: it.obj.Key, MetaSettings: settings,
+				MetaRules: strconv.Itoa(render.RulesVersion)},
 		})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -406,6 +410,7 @@ func (c *Config) renderOne(ctx context.Context, it *item) manifest.Record {
 	if it.existing {
 		rec.Status = manifest.Updated
 	}
+	rec.Rules = render.RulesVersion
 	rec.Millis = time.Since(t0).Milliseconds()
 	it.tally(&rec)
 	return rec

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -100,7 +101,7 @@ func (c *Config) copyTwin(stop context.Context, it *item, orig manifest.Record) 
 	for _, o := range orig.Outputs {
 		outputs[o.Key] = o
 	}
-	rec.Level, rec.Layout, rec.ReadPlan = orig.Level, orig.Layout, orig.ReadPlan
+	rec.Level, rec.Layout, rec.ReadPlan, rec.Rules = orig.Level, orig.Layout, orig.ReadPlan, orig.Rules
 	rec.Outputs = append(rec.Outputs, it.kept...)
 	for _, p := range it.todo {
 		from, key := naming.OutputKey("", orig.Key, p), naming.OutputKey("", it.obj.Key, p)
@@ -112,7 +113,8 @@ func (c *Config) copyTwin(stop context.Context, it *item, orig manifest.Record) 
 		err := c.Dest.Copy(ctx, from, key, storage.PutOptions{
 			ContentType:  p.Format.ContentType(),
 			CacheControl: c.CacheControl,
-			Metadata:     map[string]string{MetaSourceETag: it.obj.ETag, MetaSourceKey: it.obj.Key, MetaSettings: o.Settings},
+			Metadata: map[string]string{MetaSourceETag: it.obj.ETag, MetaSourceKey: it.obj.Key, MetaSettings: o.Settings,
+				MetaRules: strconv.Itoa(orig.Rules)},
 		})
 		if err != nil {
 			rec.Status, rec.ErrorClass, rec.Error = manifest.Failed, ClassIO, err.Error()

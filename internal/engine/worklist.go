@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 
+	"quicklook/internal/imagehead"
 	"quicklook/internal/manifest"
 	"quicklook/internal/naming"
 	"quicklook/internal/planfile"
+	"quicklook/internal/render"
 	"quicklook/internal/sources"
 	"quicklook/internal/storage"
 )
@@ -18,6 +22,7 @@ const (
 	MetaSourceETag = "quicklook-source-etag"
 	MetaSourceKey  = "quicklook-source-key"
 	MetaSettings   = "quicklook-settings"
+	MetaRules      = "quicklook-rules" // render.RulesVersion when it was made
 )
 
 // item is one source object and what it needs.
@@ -34,6 +39,8 @@ type item struct {
 	failed *manifest.Record
 	// usage counts the storage calls made for it: checks, reads, writes.
 	usage *storage.Usage
+	// rules is the rules version its kept thumbnails were made under.
+	rules int
 }
 
 // tally puts what the item's storage calls were in its record.
@@ -148,6 +155,58 @@ func contains(s []string, v string) bool {
 	return false
 }
 
+// recheck makes again the up-to-date thumbnails of images that a change of
+// the rendering rules since they were made touches (render.Affected), as
+// their headers say: one read of each image's first bytes, once (the
+// skipped record then carries the current rules), not a render.
+func (c *Config) recheck(ctx context.Context, items []*item) {
+	var stale []*item
+	for _, it := range items {
+		if it.failed == nil && len(it.todo) == 0 && len(it.kept) > 0 && it.rules < render.RulesVersion {
+			stale = append(stale, it)
+		}
+	}
+	if len(stale) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(c.Concurrency, 8))
+	touched := 0
+	var mu sync.Mutex
+	for _, it := range stale {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ictx := storage.WithUsage(ctx, it.usage)
+			head := make([]byte, min(it.obj.Size, imagehead.HeadBytes))
+			n, err := c.Source.ReadAt(ictx, it.obj.Key, head, 0)
+			h := imagehead.Sniff(head[:n])
+			if h.Driver == "GTiff" && n > 0 {
+				more := func(off int64, size int) ([]byte, error) {
+					b := make([]byte, size)
+					_, err := c.Source.ReadAt(ictx, it.obj.Key, b, off)
+					return b, err
+				}
+				if d, derr := imagehead.ReadIFD(head[:n], more); derr == nil {
+					h.FromTIFF(d)
+				}
+			}
+			if (err != nil && n == 0) || render.Affected(it.rules, h) {
+				mu.Lock()
+				touched++
+				mu.Unlock()
+				it.todo, it.kept, it.existing = c.Render.Profiles, nil, true
+				return
+			}
+			it.rules = render.RulesVersion
+		}()
+	}
+	wg.Wait()
+	c.Log.Info("rendering rules changed since thumbnails were made", "checked", len(stale), "made_again", touched)
+}
+
 // worklist decides, from one listing of the destination and the last manifest,
 // which profiles of each source need rendering. Only outputs that exist but
 // that the manifest does not vouch for are checked one by one (their
@@ -164,6 +223,9 @@ func (c *Config) worklist(ctx context.Context, l *listing, destObjs map[string]s
 			}
 		}
 		rec, known := last[src.Key]
+		if known {
+			it.rules = rec.Rules
+		}
 		if known && rec.Status == manifest.Failed && rec.ETag == src.ETag && rec.Settings == c.Render.RunHash() && permanent(rec.ErrorClass) {
 			carried := rec
 			carried.BytesRead, carried.Millis = 0, 0
@@ -191,6 +253,7 @@ func (c *Config) worklist(ctx context.Context, l *listing, destObjs map[string]s
 				}
 				if err == nil && st.Metadata[MetaSourceETag] == src.ETag && st.Metadata[MetaSettings] == settings {
 					it.kept = append(it.kept, manifest.Output{Key: key, Bytes: st.Size, Settings: settings})
+					it.rules, _ = strconv.Atoi(st.Metadata[MetaRules])
 					continue
 				}
 			}

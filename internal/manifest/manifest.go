@@ -52,6 +52,9 @@ type Record struct {
 	Error      string   `json:"error,omitempty"`
 	Outputs    []Output `json:"outputs,omitempty"`
 	Settings   string   `json:"settings,omitempty"` // hash of the run's settings (failed records)
+	// Rules is the version of the rendering rules the thumbnails were made
+	// under (absent: before version 2); see render.RulesVersion.
+	Rules int `json:"rules,omitempty"`
 	// CopiedFrom is the source of identical content (same size, same
 	// content ETag) whose thumbnails were copied for this one, not rendered.
 	CopiedFrom string `json:"copied_from,omitempty"`

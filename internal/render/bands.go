@@ -7,12 +7,22 @@ type picked struct {
 	bands   []int // 1 (grey) or 3 (RGB)
 	palette *godal.ColorTable
 	alpha   int // band used as alpha, -1 for none
+	// alphaIfMask: the alpha band is transparency only if its values are
+	// a mask's (0 and 255): a GeoTIFF's 4th band tagged alpha may be
+	// NAIP's near-infrared.
+	alphaIfMask bool
+	// georeferenced: a raster of the ground, whose constant edge is fill
+	// (see edgeFill); a photo's is picture.
+	georeferenced bool
 }
 
 func chooseBands(ds *godal.Dataset, want Bands) (picked, error) {
 	bands := ds.Bands()
 	n := len(bands)
 	p := picked{alpha: -1}
+	if _, err := ds.GeoTransform(); err == nil || len(ds.GCPs()) > 0 {
+		p.georeferenced = true
+	}
 	if !want.Auto {
 		for _, b := range want.List {
 			if b > n {
@@ -22,9 +32,11 @@ func chooseBands(ds *godal.Dataset, want Bands) (picked, error) {
 		}
 		return p, nil
 	}
-	// Alpha is honoured in photo formats only: in GeoTIFFs such as NAIP the
-	// 4th band is near-infrared even when tagged alpha.
-	photo := ds.Driver().ShortName() != "GTiff"
+	// GDAL's mask says which band is alpha (per-dataset alpha: TIFF's
+	// ExtraSamples, a PNG's alpha). In a GeoTIFF it is transparency when
+	// its values are a mask's; NAIP's near-infrared, sometimes tagged
+	// alpha, is data (see readPicture).
+	geoTIFF := ds.Driver().ShortName() == "GTiff"
 	alphaAt := -1
 	for i, b := range bands {
 		if b.ColorInterp() == godal.CIAlpha {
@@ -55,8 +67,11 @@ func chooseBands(ds *godal.Dataset, want Bands) (picked, error) {
 			p.palette = &ct
 		}
 	}
-	if photo && alphaAt >= 0 && !contains(p.bands, alphaAt) {
-		p.alpha = alphaAt
+	const gmfPerDataset, gmfAlpha = 0x02, 0x04
+	if alphaAt >= 0 && !contains(p.bands, alphaAt) {
+		if flags := bands[p.bands[0]].MaskFlags(); !geoTIFF || flags&(gmfPerDataset|gmfAlpha) == gmfPerDataset|gmfAlpha {
+			p.alpha, p.alphaIfMask = alphaAt, geoTIFF
+		}
 	}
 	return p, nil
 }

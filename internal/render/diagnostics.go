@@ -3,10 +3,14 @@ package render
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/airbusgeo/godal"
+
+	"quicklook/internal/imagehead"
 )
 
 // diagnostics collects what GDAL says during one render and decides, per
@@ -22,25 +26,57 @@ type diagnostics struct {
 	msgs []string
 	// source holds the first storage error a read callback reported.
 	source error
-	// corrupt is set by any libjpeg message, whenever it comes (libjpeg
-	// reports some damage while headers are parsed at open, some only
-	// when decoding finishes), and by libtiff losing the pixel index.
+	// corrupt is set by any libjpeg message that reports lost data,
+	// whenever it comes (libjpeg reports some damage while headers are
+	// parsed at open, some only when decoding finishes), and by libtiff
+	// losing the pixel index.
 	corrupt bool
+	// head is the object's header, to tell junk between a JPEG's segments
+	// (nothing lost) from junk in its scan.
+	head []byte
+	// prefix is the /vsiql/ path GDAL knows the object's folder by:
+	// messages name the key instead.
+	prefix string
 }
 
-func (d *diagnostics) add(ec godal.ErrorCategory, msg string) {
+// setPath makes messages about path name key instead.
+func (d *diagnostics) setPath(path, key string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.prefix = strings.TrimSuffix(path, key)
+}
+
+var extraneous = regexp.MustCompile(`extraneous bytes before marker 0x([0-9a-fA-F]{2})`)
+
+// lostData reports whether a libjpeg message means pixels were lost: any
+// message but junk between segments before the scan.
+func (d *diagnostics) lostData(msg string) bool {
+	m := extraneous.FindStringSubmatch(msg)
+	if m == nil {
+		return true
+	}
+	marker, err := strconv.ParseUint(m[1], 16, 8)
+	return err != nil || !imagehead.BenignJPEGJunk(d.head, byte(marker))
+}
+
+func (d *diagnostics) add(ec godal.ErrorCategory, msg string) (lost bool) {
 	msg = strings.TrimSpace(strings.Replace(msg, libjpegHint, "", 1))
 	if msg == "unknown error" {
-		return // godal's filler after a failed open: the real messages came first
+		return false // godal's filler after a failed open: the real messages came first
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.prefix != "" {
+		msg = strings.ReplaceAll(msg, d.prefix, "")
+	}
 	if len(d.msgs) < 8 {
 		d.msgs = append(d.msgs, msg)
 	}
-	if strings.Contains(msg, "libjpeg") || lostPixelIndex(msg) {
+	lost = (strings.Contains(msg, "libjpeg") && d.lostData(msg)) || lostPixelIndex(msg)
+	if lost {
 		d.corrupt = true
 	}
+	return lost
 }
 
 // lostPixelIndex recognises libtiff dropping the tags that say where the
@@ -91,8 +127,8 @@ func (d *diagnostics) strict(ec godal.ErrorCategory, code int, msg string) error
 	if ec < godal.CE_Warning {
 		return nil
 	}
-	d.add(ec, msg)
-	if ec >= godal.CE_Failure || strings.Contains(msg, "libjpeg") {
+	lost := d.add(ec, msg)
+	if ec >= godal.CE_Failure || lost {
 		return errors.New(msg)
 	}
 	return nil

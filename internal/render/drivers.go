@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"unsafe"
+
+	"github.com/airbusgeo/godal"
 )
 
 // referencing drivers read files or URLs named inside the file they open: a
@@ -28,6 +30,11 @@ var referencing = map[string]bool{
 	"ESRIC": true, "DIMAP": true, "SAFE": true, "SENTINEL2": true, "RS2": true,
 	"ECRGTOC": true, "RPFTOC": true, "WCS": true, "HTTP": true, "ESRIJSON": true,
 }
+
+// aliases are extensions of formats GDAL reads under another name: a
+// camera's multi-picture JPEG (.mpo) is a JPEG with more pictures appended,
+// and the JPEG driver reads the first.
+var aliases = map[string]string{"mpo": "JPEG", "jfif": "JPEG", "jpe": "JPEG"}
 
 // driversFor lists the registered raster drivers that declare one of exts
 // as theirs (GDAL's DMD_EXTENSIONS). Only they may open a source: GDAL would
@@ -54,6 +61,14 @@ func driversFor(exts []string) ([]string, error) {
 					want[e] = true
 					out = append(out, name)
 				}
+			}
+		}
+	}
+	for e := range want {
+		if d, ok := aliases[e]; ok {
+			if _, registered := godal.RasterDriver(godal.DriverName(d)); registered {
+				want[e] = true
+				out = append(out, d)
 			}
 		}
 	}

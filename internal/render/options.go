@@ -7,12 +7,33 @@ import (
 	"strconv"
 	"strings"
 
+	"quicklook/internal/imagehead"
 	"quicklook/internal/naming"
 )
 
-// Version changes whenever rendering changes what it writes, so outputs made
-// by an older renderer are no longer up to date.
+// Version changes whenever rendering changes what it writes for every
+// image, so outputs made by an older renderer are no longer up to date.
 const Version = "1"
+
+// RulesVersion counts changes to the rendering rules that alter some
+// images' thumbnails but not all (changing Version would make every one
+// again). Records carry the version they were made under; an older
+// thumbnail is made again only when Affected says a change touches it.
+const RulesVersion = 2
+
+// Affected reports whether the rules changed since version v alter the
+// thumbnail of an image whose header says h. Version 2: orientation read
+// outside JPEG (PNG, WebP, a TIFF that is not georeferenced), a GeoTIFF's
+// alpha used as transparency when it is a mask, and a constant fill or
+// transparent pixels left out of the stretch of data deeper than 8 bits.
+func Affected(v int, h imagehead.Header) bool {
+	if v >= RulesVersion {
+		return false
+	}
+	turned := h.Orientation > 1 && h.Orientation <= 8 &&
+		(h.Driver == "PNG" || h.Driver == "WEBP" || (h.Driver == "GTiff" && !h.Georeferenced))
+	return turned || (h.Driver == "GTiff" && h.Alpha) || (h.NonByte && (h.Alpha || h.Georeferenced))
+}
 
 // Bands chooses which bands make the picture.
 type Bands struct {
@@ -64,6 +85,9 @@ type Options struct {
 	Quality     int         // JPEG and WebP quality
 	Background  [3]uint8    // behind transparency in JPEG
 	MaxPixels   int64       // refuse reads of a level larger than this
+	// FillNodata makes a constant fill around the picture transparent (it
+	// is always left out of the stretch).
+	FillNodata bool
 }
 
 // Defaults fills unset options.
@@ -95,6 +119,9 @@ func (o Options) Hash(p naming.Profile) string {
 		scale += fmt.Sprintf("%g,%g", o.Percentiles[0], o.Percentiles[1])
 	}
 	s := fmt.Sprintf("v%s|%s|bands=%s|scale=%s|q=%d|bg=%v", Version, p, o.Bands, scale, o.Quality, o.Background)
+	if o.FillNodata {
+		s += "|fill=nodata" // only when set: thumbnails made without it keep their hash
+	}
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:8])
 }
@@ -103,7 +130,9 @@ func (o Options) Hash(p naming.Profile) string {
 // whether an image can be rendered at all (--max-pixels): a recorded data
 // error stands until the source or these settings change.
 func (o Options) RunHash() string {
-	s := fmt.Sprintf("%d", o.MaxPixels)
+	// A data error stands until the rules change too: some files refused
+	// before are read now.
+	s := fmt.Sprintf("%d|r%d", o.MaxPixels, RulesVersion)
 	for _, p := range o.Profiles {
 		s += "|" + o.Hash(p)
 	}

@@ -71,6 +71,11 @@ func readPicture(ds *godal.Dataset, p picked, lvl level, tw, th int, opt Options
 		if err := bandAt(bands[p.alpha], lvl).Read(0, 0, alpha, rw, rh, readOpts...); err != nil {
 			return img, diag.readErr(err)
 		}
+		if p.alphaIfMask && !maskLike(alpha) {
+			for i := range alpha {
+				alpha[i] = 255
+			}
+		}
 	}
 
 	allNodata := make([]bool, n)
@@ -83,6 +88,23 @@ func readPicture(ds *godal.Dataset, p picked, lvl level, tw, th int, opt Options
 	raw8, rawF, err := readPlanes(ds, p, lvl, rw, rh, byteData, readOpts)
 	if err != nil {
 		return img, diag.readErr(err)
+	}
+	// A constant fill around the picture (a reprojected scene's border) is
+	// not data: it stays out of the stretch, and with FillNodata it is
+	// transparent.
+	var fill []bool
+	switch {
+	case !p.georeferenced:
+		// A photo's flat border is part of the picture.
+	case byteData && opt.FillNodata:
+		fill = edgeFill(raw8, rw, rh)
+	case !byteData && (opt.FillNodata || opt.Scale == nil):
+		fill = edgeFill(rawF, rw, rh)
+	}
+	if opt.FillNodata {
+		for i, f := range fill {
+			valid[i] = valid[i] && !f
+		}
 	}
 	for c, bi := range p.bands {
 		band := bandAt(bands[bi], lvl)
@@ -101,7 +123,7 @@ func readPicture(ds *godal.Dataset, p picked, lvl level, tw, th int, opt Options
 			ok := make([]bool, n)
 			for i, v := range vals {
 				isND := math.IsNaN(v) || math.IsInf(v, 0) || (hasND && (v == nd || float64(float32(v)) == float64(float32(nd))))
-				ok[i] = valid[i] && !isND
+				ok[i] = valid[i] && !isND && (fill == nil || !fill[i]) && alpha[i] > 0
 				if !isND {
 					allNodata[i] = false
 				}
@@ -252,4 +274,124 @@ func sourceRows(lvl level, rh, blockH int) []int {
 		}
 	}
 	return rows
+}
+
+// maskLike reports whether an alpha band holds a mask: nearly all of it
+// fully transparent or fully opaque (the rest are edge pixels averaged
+// between the two), where a band of data, such as near-infrared, spreads
+// over the range.
+func maskLike(alpha []uint8) bool {
+	ends := 0
+	for _, v := range alpha {
+		if v == 0 || v == 255 {
+			ends++
+		}
+	}
+	return ends*10 >= len(alpha)*9
+}
+
+// edgeFill finds a constant fill around the picture: the pixels, connected
+// to the image's edge, whose bands all hold the values most common on the
+// edge, when that value covers a tenth of the edge and the fill is at least
+// 0.5% of the picture. nil when there is none.
+func edgeFill[T uint8 | float64](planes [][]T, w, h int) []bool {
+	if len(planes) == 0 || w < 3 || h < 3 {
+		return nil
+	}
+	n := w * h
+	same := func(i, j int) bool {
+		for _, pl := range planes {
+			if pl[i] != pl[j] {
+				return false
+			}
+		}
+		return true
+	}
+	var edge []int
+	for x := 0; x < w; x++ {
+		edge = append(edge, x, (h-1)*w+x)
+	}
+	for y := 1; y < h-1; y++ {
+		edge = append(edge, y*w, y*w+w-1)
+	}
+	// The most common edge value (as a tuple of bands): counted by a
+	// representative pixel of each distinct value.
+	counts := map[int]int{}
+	var reps []int
+	for _, i := range edge {
+		found := false
+		for _, r := range reps {
+			if same(i, r) {
+				counts[r]++
+				found = true
+				break
+			}
+		}
+		if !found && len(reps) < 64 {
+			reps = append(reps, i)
+			counts[i] = 1
+		}
+	}
+	best := -1
+	for _, r := range reps {
+		if best < 0 || counts[r] > counts[best] {
+			best = r
+		}
+	}
+	if best < 0 || counts[best]*10 < len(edge) {
+		return nil
+	}
+	for _, pl := range planes {
+		if v := float64(pl[best]); v != v { // NaN is nodata already
+			return nil
+		}
+	}
+	fill := make([]bool, n)
+	queue := []int{}
+	for _, i := range edge {
+		if !fill[i] && same(i, best) {
+			fill[i] = true
+			queue = append(queue, i)
+		}
+	}
+	for len(queue) > 0 {
+		i := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		x, y := i%w, i/w
+		for _, j := range [4]int{i - 1, i + 1, i - w, i + w} {
+			if (j == i-1 && x == 0) || (j == i+1 && x == w-1) || (j == i-w && y == 0) || (j == i+w && y == h-1) {
+				continue
+			}
+			if !fill[j] && same(j, best) {
+				fill[j] = true
+				queue = append(queue, j)
+			}
+		}
+	}
+	count := 0
+	for _, f := range fill {
+		if f {
+			count++
+		}
+	}
+	if count*200 < n || count == n {
+		return nil
+	}
+	// Fill is written outside the data's range (0, a maximum, a sentinel):
+	// a flat patch of the picture itself, such as a wall or a clipped sky
+	// in the middle of the range, is not fill.
+	for _, pl := range planes {
+		v := pl[best]
+		below, above := true, true
+		for i, x := range pl {
+			if !fill[i] {
+				below = below && v <= x
+				above = above && v >= x
+			}
+		}
+		if !below && !above {
+			return nil
+		}
+	}
+	return fill
 }

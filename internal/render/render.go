@@ -14,6 +14,7 @@ import (
 
 	"github.com/airbusgeo/godal"
 
+	"quicklook/internal/imagehead"
 	"quicklook/internal/naming"
 	"quicklook/internal/sources"
 )
@@ -39,7 +40,10 @@ type Config struct {
 
 var (
 	cfg     Config
-	drivers []string // GDAL drivers allowed to open sources
+	drivers []string // GDAL drivers allowed to open sources their bytes do not name
+	// imageDrivers are the registered drivers of the formats sniff knows:
+	// a source whose bytes name one is opened by it alone.
+	imageDrivers = map[string]bool{}
 )
 
 var initOnce sync.Once
@@ -80,6 +84,11 @@ func Init(c Config) error {
 		godal.RegisterAll()
 		if drivers, initErr = driversFor(c.Extensions); initErr != nil {
 			return
+		}
+		for _, name := range []string{"JPEG", "PNG", "GIF", "GTiff", "WEBP", "JP2OpenJPEG", "MRF"} {
+			if _, ok := godal.RasterDriver(godal.DriverName(name)); ok {
+				imageDrivers[name] = true
+			}
 		}
 		initErr = registerVSI()
 	})
@@ -150,7 +159,7 @@ func layoutOf(driver string, b godal.Band, width int) string {
 
 // photoExtensions are formats whose decoders read front to back: their bytes
 // are all needed, and fetched at once, before GDAL opens them.
-var photoExtensions = []string{"jpg", "jpeg", "png", "webp", "gif"}
+var photoExtensions = []string{"jpg", "jpeg", "jpe", "jfif", "mpo", "png", "webp", "gif"}
 
 // wholeFirst decides to fetch an object whole before GDAL opens it: a photo
 // (every byte is needed anyway), or, as the policy prices it, an object
@@ -168,6 +177,63 @@ func wholeFirst(key string, size int64, pol ReadPolicy) bool {
 	return float64(size) < breakEven
 }
 
+// imageOrientation is how the picture is to be turned: its EXIF or TIFF
+// orientation (a georeferenced TIFF is drawn as its georeferencing says).
+func imageOrientation(ds *godal.Dataset, driver string, sn imagehead.Header) int {
+	o := sn.Orientation
+	if o == 0 {
+		o, _ = strconv.Atoi(strings.TrimSpace(ds.Metadata("EXIF_Orientation")))
+	}
+	if driver == "GTiff" {
+		if _, err := ds.GeoTransform(); err == nil || len(ds.GCPs()) > 0 {
+			return 1
+		}
+	}
+	if o < 1 || o > 8 {
+		return 1
+	}
+	return o
+}
+
+// cutOut returns the image GDAL is to read instead of the object's bytes,
+// when the image is intact but its container keeps GDAL from it: an
+// animated WebP (its first frame, as a viewer shows), or junk between a
+// JPEG's start and its first marker. nil: the bytes as they are.
+//
+// A JPEG is read whole here (it is decoded whole anyway): one cut short,
+// without its end marker, is corrupt, since a progressive decoder shows
+// the missing part as grey without a warning.
+func cutOut(src Source, key string, size int64, sn imagehead.Header) ([]byte, error) {
+	if !(sn.Animated || sn.Driver == "JPEG") || size > 1<<30 {
+		return nil, nil
+	}
+	whole := make([]byte, size)
+	if n, err := src.ReadAt(key, whole, 0); int64(n) < size {
+		return nil, fmt.Errorf("reading %s: %w", key, err)
+	}
+	if sn.Driver == "JPEG" {
+		fixed, ok := imagehead.JPEGWithoutLeadingJunk(whole)
+		if ok {
+			whole = fixed
+		}
+		if !imagehead.JPEGComplete(whole) {
+			return nil, dataErr(ClassCorrupt, "the JPEG is cut short: no end marker after its scan")
+		}
+		if ok {
+			return fixed, nil
+		}
+		return nil, nil
+	}
+	if sn.Animated {
+		frame, err := imagehead.WebPFirstFrame(whole)
+		if err != nil {
+			return nil, dataErr(ClassCorrupt, "%s", err)
+		}
+		return frame, nil
+	}
+	return nil, nil
+}
+
 func dataErr(class, format string, a ...any) error {
 	return &Error{Class: class, Msg: fmt.Sprintf(format, a...)}
 }
@@ -180,12 +246,48 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 	diag := &diagnostics{}
 	cache := newReadCache(trackedSource{src, diag}, int64(cfg.BlockSize), int64(cfg.ReadCacheMB)<<20, cfg.Parallel, cfg.Read)
 	defer cache.wait()
-	vpath, detach := attach(cache, key, siblings...)
-	defer detach()
 	var plan readPlan
-	if size, err := cache.Size(key); err == nil && wholeFirst(key, size, cfg.Read) {
+	size, err := cache.Size(key)
+	if err != nil {
+		if srcErr := diag.sourceError(); srcErr != nil {
+			return nil, srcErr
+		}
+		return nil, err
+	}
+	if wholeFirst(key, size, cfg.Read) {
 		plan, _ = cache.Prefetch(key, [][2]int64{{0, size}})
 	}
+	// What the bytes are decides how they are read, not the name.
+	head := make([]byte, min(size, imagehead.HeadBytes))
+	n, err := cache.ReadAt(key, head, 0)
+	if srcErr := diag.sourceError(); err != nil && srcErr != nil {
+		return nil, srcErr
+	}
+	head = head[:n]
+	sn := imagehead.Sniff(head)
+	more := func(off int64, n int) ([]byte, error) {
+		b := make([]byte, n)
+		_, err := cache.ReadAt(key, b, off)
+		return b, err
+	}
+	var tiffDir imagehead.IFD
+	if sn.Driver == "GTiff" {
+		// A TIFF's directory may follow its pixels.
+		if tiffDir, err = imagehead.ReadIFD(head, more); err == nil {
+			sn.FromTIFF(tiffDir)
+		}
+	}
+	var view Source = cache
+	if data, err := cutOut(cache, key, size, sn); err != nil {
+		return nil, err
+	} else if data != nil {
+		view = rewritten{cache, key, data}
+		head = data[:min(len(data), imagehead.HeadBytes)]
+	}
+	diag.head = head
+	vpath, detach := attach(view, key, siblings...)
+	defer detach()
+	diag.setPath(vpath, key)
 	if err := checkReferences(cache, key, siblings); err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr
@@ -194,7 +296,11 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 	}
 
 	// SiblingFiles() with no names lets GDAL ask /vsiql/ for them (see vsi.go).
-	ds, err := godal.Open(vpath, godal.RasterOnly(), godal.Drivers(drivers...), godal.SiblingFiles(), godal.ErrLogger(diag.lenient))
+	open := drivers
+	if imageDrivers[sn.Driver] {
+		open = []string{sn.Driver}
+	}
+	ds, err := godal.Open(vpath, godal.RasterOnly(), godal.Drivers(open...), godal.SiblingFiles(), godal.ErrLogger(diag.lenient))
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr
@@ -202,7 +308,13 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 		if srcErr := diag.sourceError(); srcErr != nil {
 			return nil, srcErr
 		}
-		return nil, dataErr(ClassUnsupported, "not a readable image: %s", diag.summary(err))
+		switch {
+		case sn.Driver == "":
+			return nil, dataErr(ClassUnsupported, "not an image format this job reads: %s", diag.summary(err))
+		case sn.Claims(opt.MaxPixels):
+			return nil, dataErr(ClassTooLarge, "the %s header claims %dx%d pixels, over --max-pixels %d, and GDAL refused it: %s", sn.Driver, sn.Width, sn.Height, opt.MaxPixels, diag.summary(err))
+		}
+		return nil, dataErr(ClassCorrupt, "a damaged %s file: %s", sn.Driver, diag.summary(err))
 	}
 	closed := false
 	defer func() {
@@ -252,8 +364,16 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 		}
 		return nil, err
 	}
-	orientation, _ := strconv.Atoi(strings.TrimSpace(ds.Metadata("EXIF_Orientation")))
-	layout := layoutOf(ds.Driver().ShortName(), ds.Bands()[pick.bands[0]], st.SizeX)
+	driver := ds.Driver().ShortName()
+	if driver == "GTiff" && tiffDir != nil {
+		// GDAL reads strips by the size they should have: one that does not
+		// match the layout gives a garbled picture without a word.
+		if err := imagehead.CheckTIFFLayout(tiffDir, size); err != nil {
+			return nil, dataErr(ClassCorrupt, "%s", err)
+		}
+	}
+	orientation := imageOrientation(ds, driver, sn)
+	layout := layoutOf(driver, ds.Bands()[pick.bands[0]], st.SizeX)
 	// Closing finishes the decoder, which is when libjpeg reports a truncated file.
 	closed = true
 	ds.Close(godal.ErrLogger(diag.lenient))

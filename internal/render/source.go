@@ -66,3 +66,33 @@ func (t trackedSource) ReadAt(key string, p []byte, off int64) (int, error) {
 	}
 	return n, err
 }
+
+// rewritten serves other bytes for one key: an intact image the job cut
+// out of its container (an animated WebP's first frame, a JPEG without the
+// junk GDAL stops at); every other key is src's.
+type rewritten struct {
+	Source
+	key  string
+	data []byte
+}
+
+func (r rewritten) Size(key string) (int64, error) {
+	if key == r.key {
+		return int64(len(r.data)), nil
+	}
+	return r.Source.Size(key)
+}
+
+func (r rewritten) ReadAt(key string, p []byte, off int64) (int, error) {
+	if key != r.key {
+		return r.Source.ReadAt(key, p, off)
+	}
+	if off >= int64(len(r.data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
