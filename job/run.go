@@ -44,6 +44,7 @@ func runCommand(code *int) *cli.Command {
 			&cli.StringFlag{Name: "run", EnvVars: env("RUN"), Usage: "the submitted run this job belongs to (set by submit; a --plan's run wins): the summary is copied under the run for 'submit status'"},
 			&cli.IntFlag{Name: "shard", EnvVars: []string{"QUICKLOOK_SHARD", "AWS_BATCH_JOB_ARRAY_INDEX"}, Value: -1, Usage: "which shard of --plan (array jobs: the array index)"},
 			&cli.StringSliceFlag{Name: "profile", EnvVars: env("PROFILE"), Value: cli.NewStringSlice(naming.DefaultProfile.String()), Usage: "output NAME:SIZE:FORMAT (SIZE = longest side; jpeg, png, webp); repeat for several, all from one read"},
+			flagset.ProfilesFlag(),
 			&cli.StringFlag{Name: "bands", EnvVars: env("BANDS"), Value: "auto", Usage: "auto (grey, palette, or bands 1,2,3 / tagged R,G,B), natural (1,2,3), cir (4,1,2), or a list like 3,2,1"},
 			&cli.StringFlag{Name: "scale", EnvVars: env("SCALE"), Usage: "MIN,MAX: fixed stretch for non-8-bit data instead of per-image percentiles"},
 			&cli.StringFlag{Name: "percentiles", EnvVars: env("PERCENTILES"), Value: "2,98", Usage: "LOW,HIGH percentiles of the per-image stretch for non-8-bit data"},
@@ -128,7 +129,7 @@ func runJob(c *cli.Context) int {
 
 func configure(c *cli.Context, log *slog.Logger) (engine.Config, error) {
 	var cfg engine.Config
-	profiles, err := naming.ParseProfiles(splitList(c.StringSlice("profile")))
+	profiles, err := flagset.ProfilesFrom(c, "profile")
 	if err != nil {
 		return cfg, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"quicklook/internal/flagset"
 	"quicklook/internal/indexer"
 	"quicklook/internal/manifest"
 	"quicklook/internal/naming"
@@ -37,6 +38,7 @@ func urlCommand(code *int) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "url-base", EnvVars: env("URL_BASE"), Usage: "where the thumbnail bucket is served (the stack's UrlBase output)"},
 			&cli.StringSliceFlag{Name: "profile", EnvVars: env("URL_PROFILE"), Value: cli.NewStringSlice(naming.DefaultProfile.String()), Usage: "which thumbnail (NAME:SIZE:FORMAT); with --stac, repeat it for more assets"},
+			flagset.ProfilesFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "filter mode: read entries from the files given (or stdin), write them to stdout, one per line"},
 			&cli.StringFlag{Name: "key-field", EnvVars: env("KEY_FIELD"), Value: "entry.fields.fs_key", Usage: "dotted path of the source key in an entry"},
 			&cli.StringFlag{Name: "url-field", EnvVars: env("URL_FIELD"), Value: "entry.fields.image_url", Usage: "dotted path of the URL to set"},
@@ -64,7 +66,7 @@ func urlMain(c *cli.Context) int {
 	if c.Bool("json") && c.Bool("stac") {
 		return fail(runspec.ExitUsage, "give --json or --stac, not both")
 	}
-	profiles, err := naming.ParseProfiles(splitList(c.StringSlice("profile")))
+	profiles, err := flagset.ProfilesFrom(c, "profile")
 	if err != nil {
 		return fail(runspec.ExitUsage, "%v", err)
 	}

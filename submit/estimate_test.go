@@ -93,7 +93,9 @@ func TestCalibratedPlanPredictsTheRun(t *testing.T) {
 	if d := math.Abs(pr-float64(requests)) / float64(requests); d > 0.25 {
 		t.Errorf("requests predicted %d, made %d: off by %.0f%%", int64(pr), requests, 100*d)
 	}
-	if d := math.Abs(pc-cpu) / cpu; d > 0.25 {
+	// The CPU time of 16 small renders itself varies by a quarter from one
+	// run to the next on a busy 2-core machine (0.50 to 0.81 s measured).
+	if d := math.Abs(pc-cpu) / cpu; d > 0.5 {
 		t.Errorf("CPU predicted %.2f s, used %.2f s: off by %.0f%%", pc, cpu, 100*d)
 	}
 	// The same prediction from the run's own manifests.

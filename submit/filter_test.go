@@ -106,3 +106,27 @@ func TestExtIsInEveryBatchRequestAndPlanFile(t *testing.T) {
 		t.Fatalf("%d jobs read a plan file, want 1", plans)
 	}
 }
+
+// A profiles file is checked once by the submitter and given, as it is, to
+// every job; a bad one is a usage error before anything is planned.
+func TestProfilesFileGoesToEveryJob(t *testing.T) {
+	fake := batchtest.New(t, "q", "d")
+	src := prefixes(t, 3, 10)
+	file := filepath.Join(t.TempDir(), "profiles.json")
+	os.WriteFile(file, []byte(`[{"name":"thumb","format":"jpeg","size":256},{"name":"sq","format":"webp","fit":"cover","width":200,"height":200}]`), 0o644)
+	r := runSubmit(t, "run", "--executor", "batch", "--queue", "q", "--definition", "d", "--source", src, "--dest", t.TempDir(), "--depth", "2",
+		"--profiles", file)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	want := `[{"name":"thumb","format":"jpeg","size":256},{"name":"sq","format":"webp","fit":"cover","width":200,"height":200}]`
+	for _, j := range fake.Jobs() {
+		if got := j.Environment["QUICKLOOK_PROFILES"]; got != want {
+			t.Fatalf("job %s has QUICKLOOK_PROFILES=%s", j.Name, got)
+		}
+	}
+	os.WriteFile(file, []byte(`[{"name":"thumb","format":"jpeg","size":-1}]`), 0o644)
+	if r := runSubmit(t, "plan", "--source", src, "--profiles", file); r.code != 2 || !strings.Contains(r.stderr, "size -1") {
+		t.Fatalf("bad profiles file: exit %d: %s", r.code, r.stderr)
+	}
+}

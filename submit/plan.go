@@ -35,6 +35,7 @@ func surveyFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "requester-pays", EnvVars: env("REQUESTER_PAYS"), Usage: "send x-amz-request-payer on source calls (and tell the jobs to)"},
 		&cli.StringFlag{Name: "ext", EnvVars: env("EXT"), Value: strings.Join(sources.DefaultExtensions, ","), Usage: "extensions of the images to count and render (every job gets the same list)"},
 		&cli.StringSliceFlag{Name: "profile", EnvVars: env("PROFILE"), Usage: "thumbnail profiles for the jobs (NAME:SIZE:FORMAT); default the job's (" + naming.DefaultProfile.String() + ")"},
+		flagset.ProfilesFlag(),
 		&cli.Float64Flag{Name: "seconds-per-image", EnvVars: env("SECONDS_PER_IMAGE"), Value: 0.5, Usage: "the guess of one image's vCPU-seconds, when no image was measured (see plan --calibrate, --from-run)"},
 		&cli.IntFlag{Name: "list-parallel", Value: 8, Usage: "listings in flight while planning"},
 		&cli.BoolFlag{Name: "array", Usage: "array jobs: the counted prefixes packed by predicted cost (huge ones split by key range) into children of about --shard-minutes each"},
@@ -64,13 +65,16 @@ func configFrom(c *cli.Context) (planner.Config, error) {
 	if cfg.RunID != "" && !runspec.ValidRunID(cfg.RunID) {
 		return cfg, usageError{fmt.Errorf("--run-id %q: letters, digits, - and _ only", cfg.RunID)}
 	}
-	specs := c.StringSlice("profile")
-	profiles, err := naming.ParseProfiles(specs)
+	profiles, err := flagset.ProfilesFrom(c, "profile")
 	if err != nil {
 		return cfg, usageError{err}
 	}
-	if len(specs) > 0 {
-		cfg.JobEnv["QUICKLOOK_PROFILE"] = strings.Join(specs, ",")
+	switch {
+	case c.String("profiles") != "":
+		// Every job gets the same definition, checked here once.
+		cfg.JobEnv["QUICKLOOK_PROFILES"] = naming.ProfilesJSON(profiles)
+	case len(c.StringSlice("profile")) > 0:
+		cfg.JobEnv["QUICKLOOK_PROFILE"] = strings.Join(c.StringSlice("profile"), ",")
 	}
 	if cfg.Filter, err = sources.New(c.String("ext"), profiles); err != nil {
 		return cfg, usageError{fmt.Errorf("--ext: %w", err)}

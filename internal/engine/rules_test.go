@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 
 	"quicklook/internal/imagetest"
 	"quicklook/internal/manifest"
+	"quicklook/internal/naming"
 	"quicklook/internal/render"
 	"quicklook/internal/storage"
 	"quicklook/internal/testenv"
@@ -64,6 +66,41 @@ func TestRulesChangeRemakesOnlyTheThumbnailsItTouches(t *testing.T) {
 	for _, r := range readManifest(t, dst, third.Summary.Manifest) {
 		if r.Requests.GET != 0 {
 			t.Errorf("third run read %s again (%d GETs)", r.Key, r.Requests.GET)
+		}
+	}
+}
+
+// Changing one output's quality makes that output again, and only it.
+func TestChangingOneProfileRemakesOnlyThatOutput(t *testing.T) {
+	src, dst, keys := collection(t)
+	thumb := naming.DefaultProfile
+	square := naming.Profile{Name: "sq", Format: naming.JPEG, Fit: naming.FitCover, Width: 100, Height: 100, Quality: 80}
+	cfg := Config{Source: src, Dest: dst, Prefix: "al/2013/", Concurrency: 2}
+	cfg.Render.Profiles = []naming.Profile{thumb, square}
+	runJob(t, cfg)
+	stat := func(k string, p naming.Profile) storage.Object {
+		o, err := dst.Stat(context.Background(), naming.OutputKey("", k, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	before := map[string][2]storage.Object{}
+	for _, k := range keys {
+		before[k] = [2]storage.Object{stat(k, thumb), stat(k, square)}
+	}
+	square.Quality = 60
+	cfg.Render.Profiles = []naming.Profile{thumb, square}
+	res := runJob(t, cfg)
+	if res.Summary.Updated != len(keys) {
+		t.Fatalf("second run: %+v", res.Summary)
+	}
+	for _, k := range keys {
+		if a := stat(k, thumb); a.ETag != before[k][0].ETag {
+			t.Errorf("%s: the unchanged output was written again", k)
+		}
+		if b := stat(k, square); b.ETag == before[k][1].ETag || b.Metadata[MetaSettings] == before[k][1].Metadata[MetaSettings] {
+			t.Errorf("%s: the changed output was not made again", k)
 		}
 	}
 }

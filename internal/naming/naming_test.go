@@ -21,8 +21,8 @@ func TestOutputKey(t *testing.T) {
 		{"unicode", "", "café/Zürich 東京.jpeg", "café/Zürich 東京.thumb.jpg", DefaultProfile},
 		{"destination base", "thumbs/", "al/x.tif", "thumbs/al/x.thumb.jpg", DefaultProfile},
 		{"destination base without slash", "thumbs", "al/x.tif", "thumbs/al/x.thumb.jpg", DefaultProfile},
-		{"webp profile", "", "al/x.tif", "al/x.512.webp", Profile{"512", 512, WebP}},
-		{"png profile", "", "al/x.tif", "al/x.preview.png", Profile{"preview", 1024, PNG}},
+		{"webp profile", "", "al/x.tif", "al/x.512.webp", Profile{Name: "512", Size: 512, Format: WebP}},
+		{"png profile", "", "al/x.tif", "al/x.preview.png", Profile{Name: "preview", Size: 1024, Format: PNG}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,8 +53,8 @@ func TestParseProfile(t *testing.T) {
 	good := map[string]Profile{
 		"thumb:256:jpeg": DefaultProfile,
 		"thumb:256:JPG":  DefaultProfile,
-		"512:512:webp":   {"512", 512, WebP},
-		"big_1:1024:png": {"big_1", 1024, PNG},
+		"512:512:webp":   {Name: "512", Size: 512, Format: WebP},
+		"big_1:1024:png": {Name: "big_1", Size: 1024, Format: PNG},
 	}
 	for in, want := range good {
 		got, err := ParseProfile(in)

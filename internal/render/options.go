@@ -90,6 +90,36 @@ type Options struct {
 	FillNodata bool
 }
 
+// For is the options of one output: the run's, with the profile's own
+// quality, background, bands and stretch over them.
+func (o Options) For(p naming.Profile) (Options, error) {
+	if p.Quality > 0 {
+		o.Quality = p.Quality
+	}
+	if p.Background != "" {
+		var c [3]uint8
+		if _, err := fmt.Sscanf(p.Background, "#%02x%02x%02x", &c[0], &c[1], &c[2]); err != nil {
+			return o, fmt.Errorf("profile %s: background %q: %w", p.Name, p.Background, err)
+		}
+		o.Background = c
+	}
+	if p.Bands != "" {
+		b, err := ParseBands(p.Bands)
+		if err != nil {
+			return o, fmt.Errorf("profile %s: %w", p.Name, err)
+		}
+		o.Bands = b
+	}
+	if p.Scale != "" {
+		var lo, hi float64
+		if _, err := fmt.Sscanf(p.Scale, "%g,%g", &lo, &hi); err != nil || hi <= lo {
+			return o, fmt.Errorf("profile %s: scale %q: want MIN,MAX with MAX above MIN", p.Name, p.Scale)
+		}
+		o.Scale = &[2]float64{lo, hi}
+	}
+	return o, nil
+}
+
 // Defaults fills unset options.
 func (o Options) Defaults() Options {
 	if len(o.Profiles) == 0 {

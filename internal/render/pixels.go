@@ -22,15 +22,14 @@ func (m rgba) opaque() bool {
 	return true
 }
 
-// targetSize keeps the aspect ratio with the longest side at most size and
-// never upsamples.
-func targetSize(w, h, size int) (int, int) {
-	long := max(w, h)
-	if long <= size {
-		return w, h
+// crop cuts the w x h box at (x, y) out of src.
+func crop(src rgba, x, y, w, h int) rgba {
+	dst := newRGBA(w, h)
+	dst.grey = src.grey
+	for r := 0; r < h; r++ {
+		copy(dst.pix[4*r*w:4*(r+1)*w], src.pix[4*((y+r)*src.w+x):])
 	}
-	s := float64(size) / float64(long)
-	return max(1, int(math.Round(float64(w)*s))), max(1, int(math.Round(float64(h)*s)))
+	return dst
 }
 
 // resize scales by area averaging (every source pixel contributes by the

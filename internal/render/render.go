@@ -335,10 +335,24 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 		return nil, err
 	}
 
+	driver := ds.Driver().ShortName()
+	orientation := imageOrientation(ds, driver, sn)
+	// Each output's size is reckoned on the picture as shown (turned by
+	// its orientation); the read covers the largest of them, once.
+	dispW, dispH := st.SizeX, st.SizeY
+	if orientation >= 5 {
+		dispW, dispH = dispH, dispW
+	}
+	type target struct{ sw, sh int } // scaled size, in the stored picture's axes
+	targets := make([]target, len(opt.Profiles))
 	maxW, maxH := 0, 0
-	for _, p := range opt.Profiles {
-		w, h := targetSize(st.SizeX, st.SizeY, p.Size)
-		maxW, maxH = max(maxW, w), max(maxH, h)
+	for i, p := range opt.Profiles {
+		sw, sh, _, _ := p.Target(dispW, dispH)
+		if orientation >= 5 {
+			sw, sh = sh, sw
+		}
+		targets[i] = target{sw, sh}
+		maxW, maxH = max(maxW, sw), max(maxH, sh)
 	}
 	lvl := chooseLevel(ds.Bands()[pick.bands[0]], st.SizeX, st.SizeY, maxW, maxH)
 	if px := int64(lvl.w) * int64(lvl.h); px > opt.MaxPixels {
@@ -348,23 +362,42 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 		return nil, err
 	}
 
-	img, err := readPicture(ds, pick, lvl, maxW, maxH, opt, diag, func(ranges [][2]int64) error {
-		p, err := cache.Prefetch(key, ranges)
-		if p.name != "" {
-			plan = p
+	// Outputs that override the bands or the stretch get a picture of
+	// their own, from the same level: the bytes come from the read cache.
+	pictures := map[string]rgba{}
+	for _, p := range opt.Profiles {
+		group := p.Bands + "|" + p.Scale
+		if _, done := pictures[group]; done {
+			continue
 		}
-		return err
-	})
-	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, cerr
+		gopt, gpick := opt, pick
+		if p.Bands != "" || p.Scale != "" {
+			if gopt, err = opt.For(p); err != nil {
+				return nil, err
+			}
+			if gpick, err = chooseBands(ds, gopt.Bands); err != nil {
+				return nil, err
+			}
+			gpick.georeferenced = pick.georeferenced
 		}
-		if srcErr := diag.sourceError(); srcErr != nil {
-			return nil, srcErr
+		img, err := readPicture(ds, gpick, lvl, maxW, maxH, gopt, diag, func(ranges [][2]int64) error {
+			p, err := cache.Prefetch(key, ranges)
+			if p.name != "" {
+				plan = p
+			}
+			return err
+		})
+		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
+			if srcErr := diag.sourceError(); srcErr != nil {
+				return nil, srcErr
+			}
+			return nil, err
 		}
-		return nil, err
+		pictures[group] = img
 	}
-	driver := ds.Driver().ShortName()
 	if driver == "GTiff" && tiffDir != nil {
 		// GDAL reads strips by the size they should have: one that does not
 		// match the layout gives a garbled picture without a word.
@@ -372,7 +405,6 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 			return nil, dataErr(ClassCorrupt, "%s", err)
 		}
 	}
-	orientation := imageOrientation(ds, driver, sn)
 	layout := layoutOf(driver, ds.Bands()[pick.bands[0]], st.SizeX)
 	// Closing finishes the decoder, which is when libjpeg reports a truncated file.
 	closed = true
@@ -383,10 +415,17 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 
 	res := &Result{Width: st.SizeX, Height: st.SizeY, Level: lvl.index, LevelWidth: lvl.w, LevelHeight: lvl.h, ReadPlan: plan.why,
 		Layout: layout}
-	for _, p := range opt.Profiles {
-		w, h := targetSize(st.SizeX, st.SizeY, p.Size)
-		out := orient(resize(img, w, h), orientation)
-		data, err := encode(out, p.Format, opt)
+	for i, p := range opt.Profiles {
+		out := orient(resize(pictures[p.Bands+"|"+p.Scale], targets[i].sw, targets[i].sh), orientation)
+		if p.Cover() {
+			x, y := p.Crop(out.w, out.h)
+			out = crop(out, x, y, p.Width, p.Height)
+		}
+		popt, err := opt.For(p)
+		if err != nil {
+			return nil, err
+		}
+		data, err := encode(out, p.Format, popt)
 		if err != nil {
 			return nil, err
 		}
