@@ -6,6 +6,7 @@ package render
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -376,6 +377,10 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 				return nil, err
 			}
 			if gpick, err = chooseBands(ds, gopt.Bands); err != nil {
+				var de *Error
+				if errors.As(err, &de) {
+					return nil, dataErr(de.Class, "output %s: %s", p.Name, de.Msg)
+				}
 				return nil, err
 			}
 			gpick.georeferenced = pick.georeferenced
