@@ -26,19 +26,22 @@ func urlCommand(code *int) *cli.Command {
 		UsageText: "job url --url-base https://d123.cloudfront.net al/2013/1m/30085/m_3008501_ne_16_1_20130928.tif\n" +
 			"   job url --url-base https://d123.cloudfront.net --json entry.json > pointed.json\n" +
 			"   job url --url-base https://d123.cloudfront.net --json --check manifest --dest s3://THUMBS/ < entries.ndjson\n" +
-			"   job url --url-base https://d123.cloudfront.net --stac items.json > items-with-thumbnails.json",
+			"   job url --url-base https://d123.cloudfront.net --stac items.json > items-with-thumbnails.json\n" +
+			"   job url --url-base https://d123.cloudfront.net --profiles profiles.json --output square --json < entries.ndjson",
 		Description: "Keys: one URL per key, in order (an empty line for a key without a thumbnail, with --check).\n" +
 			"--json: each entry gets --url-field from the key at --key-field.\n" +
 			"--stac: each STAC Item (an Item, an ItemCollection, or one Item per line) gets assets.thumbnail\n" +
-			"(href, type, roles [\"thumbnail\"]) and one asset thumbnail-NAME per further --profile; the source\n" +
+			"(href, type, roles [\"thumbnail\"]) and one asset thumbnail-NAME per further output; the source\n" +
 			"key comes from the href of --stac-asset (default: image, visual, or the first GeoTIFF asset):\n" +
 			"s3://BUCKET/KEY, https URLs of S3 buckets and Azure blob containers, or what follows --stac-href-prefix.\n" +
+			"With --profiles (the file the jobs rendered with), --output picks the outputs by name.\n" +
 			"An existing thumbnail asset is replaced. Entries and items that cannot be pointed pass through\n" +
 			"unchanged, with a warning, and are counted on stderr.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "url-base", EnvVars: env("URL_BASE"), Usage: "where the thumbnail bucket is served (the stack's UrlBase output)"},
 			&cli.StringSliceFlag{Name: "profile", EnvVars: env("URL_PROFILE"), Value: cli.NewStringSlice(naming.DefaultProfile.String()), Usage: "which thumbnail (NAME:SIZE:FORMAT); with --stac, repeat it for more assets"},
 			flagset.ProfilesFlag(),
+			&cli.StringSliceFlag{Name: "output", EnvVars: env("URL_OUTPUT"), Usage: "which of the outputs (by name, or NAME.EXT when names repeat) to point at, e.g. --output square; with --stac, repeat it: the first becomes the thumbnail asset (default: the only output, or with --stac all of them)"},
 			&cli.BoolFlag{Name: "json", Usage: "filter mode: read entries from the files given (or stdin), write them to stdout, one per line"},
 			&cli.StringFlag{Name: "key-field", EnvVars: env("KEY_FIELD"), Value: "entry.fields.fs_key", Usage: "dotted path of the source key in an entry"},
 			&cli.StringFlag{Name: "url-field", EnvVars: env("URL_FIELD"), Value: "entry.fields.image_url", Usage: "dotted path of the URL to set"},
@@ -70,8 +73,11 @@ func urlMain(c *cli.Context) int {
 	if err != nil {
 		return fail(runspec.ExitUsage, "%v", err)
 	}
+	if profiles, err = naming.Select(profiles, c.StringSlice("output")); err != nil {
+		return fail(runspec.ExitUsage, "--output: %v", err)
+	}
 	if len(profiles) > 1 && !c.Bool("stac") {
-		return fail(runspec.ExitUsage, "several --profile values make several STAC assets: give one without --stac")
+		return fail(runspec.ExitUsage, "%d outputs, and a key or an index entry points at one: give --output NAME (or --stac, which makes an asset of each): %s", len(profiles), naming.OutputNames(profiles))
 	}
 	exists, err := checker(c)
 	if err != nil {

@@ -152,6 +152,13 @@ func TestVoyagerStepDelegatesToTheJob(t *testing.T) {
 	if !strings.Contains(string(out), `"image_url":"`+base+`/ga/2015/1m/30083/m_3008301_ne_17_1_20150928.thumb.jpg"`) {
 		t.Fatalf("step output %s", out)
 	}
+	// A run with a profiles file: the step points at the output it is configured with.
+	cmd = exec.Command(python, filepath.Join(testenv.ModuleRoot(t), "scripts/voyager/quicklook_thumbnail.py"), entry)
+	cmd.Env = append(os.Environ(), "QUICKLOOK_JOB_BIN="+jobBin, "QUICKLOOK_URL_BASE="+base,
+		"QUICKLOOK_PROFILES="+readmeProfiles, "QUICKLOOK_URL_OUTPUT=square")
+	if out, err = cmd.Output(); err != nil || !strings.Contains(string(out), `/m_3008301_ne_17_1_20150928.square.webp"`) {
+		t.Fatalf("voyager step with profiles: %v: %s", err, out)
+	}
 	cmd = exec.Command(python, filepath.Join(testenv.ModuleRoot(t), "scripts/voyager/quicklook_thumbnail.py"), entry)
 	cmd.Env = append(os.Environ(), "QUICKLOOK_JOB_BIN="+jobBin) // no URL base
 	if err := cmd.Run(); err == nil {

@@ -42,15 +42,17 @@ func ProfilesFrom(c *cli.Context, short string) ([]naming.Profile, error) {
 
 // LoadProfiles reads a profiles file from a location, or takes inline JSON.
 func LoadProfiles(ctx context.Context, loc string) ([]naming.Profile, error) {
+	// JSON given in place of a location starts as JSON does.
+	inline := strings.HasPrefix(loc, "[") || strings.HasPrefix(loc, "{")
 	data := []byte(loc)
-	if !strings.HasPrefix(loc, "[") {
+	if !inline {
 		var err error
 		if data, err = storage.ReadFile(ctx, loc, storage.OpenOptions{}); err != nil {
 			return nil, fmt.Errorf("--profiles %s: %w", loc, err)
 		}
 	}
 	ps, err := naming.LoadProfiles(data)
-	if err != nil && !strings.HasPrefix(loc, "[") {
+	if err != nil && !inline {
 		return nil, fmt.Errorf("%s: %w", loc, err)
 	}
 	return ps, err

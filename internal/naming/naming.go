@@ -6,8 +6,10 @@ package naming
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -188,6 +190,9 @@ func (p *Profile) Check() error {
 		if p.Size != 0 {
 			return fmt.Errorf("size with fit %s: give width and height", p.fit())
 		}
+		if (p.Width == 0) != (p.Height == 0) {
+			return fmt.Errorf("a box of width %d and height %d: give both", p.Width, p.Height)
+		}
 		if err := inRange("width", p.Width); err != nil {
 			return err
 		}
@@ -230,6 +235,10 @@ func (p *Profile) Check() error {
 func LoadProfiles(data []byte) ([]Profile, error) {
 	var raw []json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, fmt.Errorf("profiles: want a JSON array of outputs, got a JSON %s", typeErr.Value)
+		}
 		return nil, fmt.Errorf("profiles: want a JSON array of outputs: %w", err)
 	}
 	if len(raw) == 0 {
@@ -242,6 +251,14 @@ func LoadProfiles(data []byte) ([]Profile, error) {
 		dec := json.NewDecoder(bytes.NewReader(r))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&p); err != nil {
+			var typeErr *json.UnmarshalTypeError
+			if errors.As(err, &typeErr) && typeErr.Field == "" {
+				return nil, fmt.Errorf("profiles: output %d: want a JSON object, got a JSON %s", i+1, typeErr.Value)
+			}
+			if errors.As(err, &typeErr) {
+				// Go's message names the struct, not the file's field.
+				return nil, fmt.Errorf("profiles: output %d: field %q: want a %s, got a JSON %s", i+1, typeErr.Field, jsonKind(typeErr.Type), typeErr.Value)
+			}
 			return nil, fmt.Errorf("profiles: output %d: %w", i+1, err)
 		}
 		if err := p.Check(); err != nil {
@@ -254,6 +271,17 @@ func LoadProfiles(data []byte) ([]Profile, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// jsonKind names a Go type as the JSON value it takes.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Float64:
+		return "whole number"
+	case reflect.String:
+		return "string"
+	}
+	return t.String()
 }
 
 // ProfilesJSON is the canonical profiles file of ps, as jobs are given it.
@@ -342,4 +370,40 @@ func URL(urlBase, key string) string {
 		segs[i] = url.PathEscape(s)
 	}
 	return strings.TrimSuffix(urlBase, "/") + "/" + strings.Join(segs, "/")
+}
+
+// Select picks outputs by name, in the order asked, for a consumer (the
+// indexer step) that points at some of them. A name matching outputs of
+// several formats takes its extension to tell them apart: "thumb.webp".
+func Select(ps []Profile, names []string) ([]Profile, error) {
+	if len(names) == 0 {
+		return ps, nil
+	}
+	var out []Profile
+	for _, name := range names {
+		var found []Profile
+		for _, p := range ps {
+			if p.Name == name || p.Name+"."+p.Format.Ext() == name {
+				found = append(found, p)
+			}
+		}
+		switch len(found) {
+		case 1:
+			out = append(out, found[0])
+		case 0:
+			return nil, fmt.Errorf("no output named %q: the outputs are %s", name, OutputNames(ps))
+		default:
+			return nil, fmt.Errorf("outputs %s are all named %q: give NAME.EXT", OutputNames(found), name)
+		}
+	}
+	return out, nil
+}
+
+// outputNames lists outputs for a message: "thumb (.thumb.jpg), square (.square.webp)".
+func OutputNames(ps []Profile) string {
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name + " (*" + p.Suffix() + ")"
+	}
+	return strings.Join(names, ", ")
 }

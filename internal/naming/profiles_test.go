@@ -23,14 +23,18 @@ func TestProfilesFile(t *testing.T) {
 	for _, c := range []struct{ json, want string }{
 		{`[{"name": "a", "format": "jpeg", "sise": 256}]`, `output 1: json: unknown field "sise"`},
 		{`[{"name": "a", "format": "jpeg", "size": 0}]`, `output 1 ("a"): size 0: from 1 to 8192 pixels`},
-		{`[{"name": "a", "format": "jpeg", "fit": "cover", "width": 200}]`, `output 1 ("a"): height 0: from 1 to 8192 pixels`},
+		{`[{"name": "a", "format": "jpeg", "fit": "cover", "width": 200}]`, `output 1 ("a"): a box of width 200 and height 0: give both`},
+		{`[{"name": "a", "format": "jpeg", "width": 200, "height": 9000}]`, `output 1 ("a"): height 9000: from 1 to 8192 pixels`},
+		{`[{"name": "a", "format": "jpeg", "size": "256"}]`, `output 1: field "size": want a whole number, got a JSON string`},
+		{`[{"name": "a", "format": "jpeg", "size": 25.6}]`, `output 1: field "size": want a whole number, got a JSON number 25.6`},
+		{`[{"name": "a", "format": "jpeg", "size": 9}, "b"]`, `output 2: want a JSON object, got a JSON string`},
 		{`[{"name": "a", "format": "gif", "size": 9}]`, `format "gif": jpeg, png or webp`},
 		{`[{"name": "a", "format": "jpeg", "size": 9, "gravity": "north"}]`, `gravity "north": only a cover crop has one`},
 		{`[{"name": "a", "format": "png", "size": 9, "quality": 80}]`, `quality 80: PNG is lossless`},
 		{`[{"name": "a", "format": "jpeg", "size": 9}, {"name": "a", "format": "jpg", "fit": "cover", "width": 9, "height": 9}]`, `outputs "a" and "a" both write *.a.jpg`},
 		{`[{"name": "a", "format": "jpeg", "size": 9, "background": "white"}]`, `background "white": a colour as #rrggbb`},
 		{`[]`, `no outputs`},
-		{`{"name": "a"}`, `want a JSON array of outputs`},
+		{`{"name": "a"}`, `want a JSON array of outputs, got a JSON object`},
 	} {
 		_, err := LoadProfiles([]byte(c.json))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -66,5 +70,26 @@ func TestFitTargets(t *testing.T) {
 	}
 	if x, y := cover.Crop(400, 200); x != 100 || y != 0 {
 		t.Errorf("centre crop at %d,%d", x, y)
+	}
+}
+
+func TestSelectByName(t *testing.T) {
+	ps, err := LoadProfiles([]byte(`[{"name": "thumb", "format": "jpeg", "size": 256},
+		{"name": "thumb", "format": "webp", "size": 256}, {"name": "card", "format": "png", "width": 640, "height": 360}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Select(ps, []string{"card", "thumb.webp"})
+	if err != nil || len(got) != 2 || got[0].Suffix() != ".card.png" || got[1].Suffix() != ".thumb.webp" {
+		t.Fatalf("Select card, thumb.webp: %v %v", got, err)
+	}
+	if _, err := Select(ps, []string{"thumb"}); err == nil || !strings.Contains(err.Error(), "give NAME.EXT") {
+		t.Errorf("an ambiguous name: %v", err)
+	}
+	if _, err := Select(ps, []string{"square"}); err == nil || !strings.Contains(err.Error(), `no output named "square"`) {
+		t.Errorf("an unknown name: %v", err)
+	}
+	if got, _ := Select(ps, nil); len(got) != 3 {
+		t.Errorf("no names keep all: %v", got)
 	}
 }

@@ -11,6 +11,8 @@ Configure with environment variables (the job's own):
   QUICKLOOK_URL_FIELD  URL field to set (default entry.fields.image_url)
   QUICKLOOK_CHECK      none, manifest or head: only point at thumbnails that exist
   QUICKLOOK_DEST       the thumbnail store, for QUICKLOOK_CHECK
+  QUICKLOOK_PROFILES   the profiles file the jobs rendered with (path, s3:// or JSON)
+  QUICKLOOK_URL_OUTPUT which of its outputs the entry points at, by name
 """
 import os
 import subprocess
