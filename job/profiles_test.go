@@ -72,10 +72,14 @@ func TestProfilesFile(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("url with --stac and --profiles: exit %d: %s", r.code, r.stderr)
 	}
-	for _, want := range []string{`"thumbnail":{"href":"https://t.example/`, ".thumb.jpg", `"thumbnail-square":{`, ".square.webp", `"thumbnail-card":{`, ".card.png"} {
+	for _, want := range []string{`"thumbnail":{"href":"https://t.example/`, ".thumb.jpg", `"thumbnail-square":{`, ".square.webp", `"thumbnail-card":{`, ".card.png",
+		`"title":"Thumbnail (256 px JPEG)"`, `"title":"Thumbnail (200x200 WebP crop (north))"`, `"title":"Thumbnail (PNG within 640x360, bands cir)"`} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("STAC entry lacks %s:\n%.1500s", want, r.stdout)
 		}
+	}
+	if ok, out := validateSTAC(t, r.stdout); !ok {
+		t.Errorf("items with an asset per output are not valid STAC Items: %s", out)
 	}
 	r = runBin(t, nil, "url", "--url-base", "https://t.example/", "--profiles", file, "--stac", "--output", "card", "--output", "square", item)
 	if r.code != 0 || !strings.Contains(r.stdout, `"thumbnail":{"href":"https://t.example/`) || strings.Contains(r.stdout, ".thumb.jpg") ||

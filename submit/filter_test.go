@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"quicklook/internal/batchtest"
 	"quicklook/internal/planfile"
+	"quicklook/internal/planner"
 	"quicklook/internal/testenv"
 )
 
@@ -124,6 +126,24 @@ func TestProfilesFileGoesToEveryJob(t *testing.T) {
 		if got := j.Environment["QUICKLOOK_PROFILES"]; got != want {
 			t.Fatalf("job %s has QUICKLOOK_PROFILES=%s", j.Name, got)
 		}
+	}
+	// The guess prices a write per output: two outputs, one more PUT an image.
+	puts := func(args ...string) (int64, int) {
+		out := filepath.Join(t.TempDir(), "plan.json")
+		if r := runSubmit(t, append([]string{"plan", "--source", src, "--count", "--output", out}, args...)...); r.code != 0 {
+			t.Fatalf("plan %v: exit %d: %s", args, r.code, r.stderr)
+		}
+		var inv planner.Inventory
+		data, _ := os.ReadFile(out)
+		if err := json.Unmarshal(data, &inv); err != nil || inv.Estimate == nil {
+			t.Fatalf("plan file: %v %s", err, data)
+		}
+		return inv.Estimate.Requests.PUT, inv.Objects
+	}
+	one, images := puts()
+	two, _ := puts("--profiles", file)
+	if images == 0 || two-one != int64(images) {
+		t.Errorf("predicted PUTs: %d with one output, %d with two, for %d images", one, two, images)
 	}
 	os.WriteFile(file, []byte(`[{"name":"thumb","format":"jpeg","size":-1}]`), 0o644)
 	if r := runSubmit(t, "plan", "--source", src, "--profiles", file); r.code != 2 || !strings.Contains(r.stderr, "size -1") {

@@ -69,6 +69,7 @@ func configFrom(c *cli.Context) (planner.Config, error) {
 	if err != nil {
 		return cfg, usageError{err}
 	}
+	cfg.Outputs = len(profiles)
 	switch {
 	case c.String("profiles") != "":
 		// Every job gets the same definition, checked here once.
@@ -207,7 +208,7 @@ func calibrate(c *cli.Context, cfg planner.Config, inv *planner.Inventory, src s
 	if err != nil {
 		return err
 	}
-	planner.EstimateAll(inv, samples, cfg.Prices, cfg.SecondsPerImage, "calibrated")
+	planner.EstimateAll(inv, samples, cfg.Prices, cfg.SecondsPerImage, cfg.Outputs, "calibrated")
 	return nil
 }
 
@@ -225,7 +226,7 @@ func fromRun(c *cli.Context, cfg planner.Config, inv *planner.Inventory) error {
 	if err != nil {
 		return err
 	}
-	planner.EstimateAll(inv, samples, cfg.Prices, cfg.SecondsPerImage, "from run "+rec.RunID)
+	planner.EstimateAll(inv, samples, cfg.Prices, cfg.SecondsPerImage, cfg.Outputs, "from run "+rec.RunID)
 	return nil
 }
 

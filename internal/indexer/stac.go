@@ -148,7 +148,7 @@ func (o STACOptions) setAssets(assets map[string]any, key, id string, st *STACSt
 		assets[name] = map[string]any{
 			"href":  naming.URL(o.URLBase, thumb),
 			"type":  p.Format.ContentType(),
-			"title": fmt.Sprintf("Thumbnail (%d px %s)", p.Size, strings.ToUpper(string(p.Format))),
+			"title": "Thumbnail (" + p.Describe() + ")",
 			"roles": []any{"thumbnail"},
 		}
 	}

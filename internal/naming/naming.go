@@ -88,6 +88,28 @@ func (p Profile) String() string {
 	return s
 }
 
+// Describe says what the output is, for people: "256 px JPEG",
+// "WebP within 640x360", "200x200 PNG crop (north)".
+func (p Profile) Describe() string {
+	format := map[Format]string{JPEG: "JPEG", PNG: "PNG", WebP: "WebP"}[p.Format]
+	var s string
+	switch {
+	case p.Cover():
+		s = fmt.Sprintf("%dx%d %s crop", p.Width, p.Height, format)
+		if p.Gravity != "" {
+			s += " (" + p.Gravity + ")"
+		}
+	case p.Size > 0:
+		s = fmt.Sprintf("%d px %s", p.Size, format)
+	default:
+		s = fmt.Sprintf("%s within %dx%d", format, p.Width, p.Height)
+	}
+	if p.Bands != "" && p.Bands != "auto" {
+		s += ", bands " + p.Bands
+	}
+	return s
+}
+
 // Short reports whether the profile is the short form: inside a size,
 // nothing overridden.
 func (p Profile) Short() bool {

@@ -151,7 +151,7 @@ func Pooled(samples map[string][]Sample) []Sample {
 
 // EstimateAll predicts every prefix from its own samples (or, lacking any,
 // from all samples), and the total; basis names the samples' origin.
-func EstimateAll(inv *Inventory, samples map[string][]Sample, prices pricing.Prices, secondsPerImage float64, basis string) {
+func EstimateAll(inv *Inventory, samples map[string][]Sample, prices pricing.Prices, secondsPerImage float64, outputs int, basis string) {
 	pooled := Pooled(samples)
 	inv.Estimates = map[string]Estimate{}
 	total := Estimate{}
@@ -163,7 +163,7 @@ func EstimateAll(inv *Inventory, samples map[string][]Sample, prices pricing.Pri
 		if len(own) > 0 {
 			b = fmt.Sprintf("%s: %d images rendered (%s)", b, len(own), Layouts(own))
 		}
-		e := Predict(s, own, prices, secondsPerImage, b)
+		e := Predict(s, own, prices, secondsPerImage, outputs, b)
 		inv.Estimates[s.Prefix] = e
 		total.Add(e)
 	}
@@ -173,7 +173,7 @@ func EstimateAll(inv *Inventory, samples map[string][]Sample, prices pricing.Pri
 	}
 	total.Basis = fmt.Sprintf("%s: %d images rendered (%s)", basis, len(pooled), Layouts(pooled))
 	if len(pooled) == 0 {
-		total.Basis = fmt.Sprintf("a guess: %.2f vCPU-s an image", secondsPerImage)
+		total.Basis = fmt.Sprintf("a guess: %.2f vCPU-s and %d requests an image", secondsPerImage, 2+max(outputs, 1))
 	}
 	inv.Estimate = &total
 }

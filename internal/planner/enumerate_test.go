@@ -147,7 +147,7 @@ func TestPackByCostCoversEveryKeyOnceAndBalancesChildren(t *testing.T) {
 	}
 	// Striped NAIP measured: 2.4 vCPU-s an image of 180 MB.
 	samples := map[string][]planner.Sample{"": {{Layout: "striped", Size: 180 * mb, CPUSeconds: 0.3, WallSeconds: 9.6, Requests: storage.Requests{GET: 6, PUT: 1}}}}
-	planner.EstimateAll(inv, samples, cfg.Prices, cfg.SecondsPerImage, "test")
+	planner.EstimateAll(inv, samples, cfg.Prices, cfg.SecondsPerImage, 1, "test")
 	pack := func() *planner.Packing {
 		p, err := planner.PackByCost(ctx, inv, st, cfg, 20, 1, 256)
 		if err != nil {

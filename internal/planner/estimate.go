@@ -62,14 +62,16 @@ func perByte(layout string) bool { return layout != "cog" && layout != "mrf" }
 // images are taken to be in the samples' mix (by count and by bytes), and
 // each layout's requests and time scale with its images or its bytes.
 // A job's own listings and writes are added. With no samples, the guess
-// is secondsPerImage of one vCPU an image.
-func Predict(s Sized, samples []Sample, prices pricing.Prices, secondsPerImage float64, basis string) Estimate {
+// is secondsPerImage of one vCPU an image, two reads and a write of each
+// of its outputs.
+func Predict(s Sized, samples []Sample, prices pricing.Prices, secondsPerImage float64, outputs int, basis string) Estimate {
 	var e Estimate
 	if len(samples) == 0 {
 		e.CPUSeconds = float64(s.Objects) * secondsPerImage
 		e.VCPUHours = e.CPUSeconds / 3600
-		e.Requests = storage.Requests{GET: 2 * int64(s.Objects), PUT: int64(s.Objects)}
-		e.Basis = fmt.Sprintf("a guess: %.2f vCPU-s and 3 requests an image (calibrate for a measure)", secondsPerImage)
+		outputs = max(outputs, 1)
+		e.Requests = storage.Requests{GET: 2 * int64(s.Objects), PUT: int64(outputs) * int64(s.Objects)}
+		e.Basis = fmt.Sprintf("a guess: %.2f vCPU-s and %d requests an image (calibrate for a measure)", secondsPerImage, 2+outputs)
 	} else {
 		type group struct {
 			req              [6]float64 // GET, HEAD, PUT, LIST, DELETE, COPY

@@ -29,6 +29,8 @@ type Config struct {
 	RunID           string
 	// JobEnv is passed to every job (QUICKLOOK_* settings such as profiles).
 	JobEnv map[string]string
+	// Outputs is how many thumbnails an image makes (its writes).
+	Outputs int
 }
 
 // Inventory is what a run would cover: its prefixes and, counted, what they
@@ -71,7 +73,7 @@ func Survey(ctx context.Context, cfg Config, count bool) (*Inventory, storage.St
 			inv.Objects += s.Objects
 			inv.Bytes += s.Bytes
 		}
-		EstimateAll(inv, nil, cfg.Prices, cfg.SecondsPerImage, "")
+		EstimateAll(inv, nil, cfg.Prices, cfg.SecondsPerImage, cfg.Outputs, "")
 	}
 	if inv.RunID == "" {
 		inv.RunID = DefaultRunID(cfg, prefixes, time.Now())
