@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,6 +145,15 @@ func TestProfilesFileGoesToEveryJob(t *testing.T) {
 	two, _ := puts("--profiles", file)
 	if images == 0 || two-one != int64(images) {
 		t.Errorf("predicted PUTs: %d with one output, %d with two, for %d images", one, two, images)
+	}
+	// A file too large for a Batch request is refused before any listing.
+	var many []string
+	for i := range 200 {
+		many = append(many, fmt.Sprintf(`{"name":"o%d","format":"webp","fit":"cover","width":200,"height":200,"quality":80,"gravity":"north"}`, i))
+	}
+	os.WriteFile(file, []byte("["+strings.Join(many, ",")+"]"), 0o644)
+	if r := runSubmit(t, "plan", "--source", src, "--profiles", file); r.code != 2 || !strings.Contains(r.stderr, "200 outputs take") {
+		t.Fatalf("a profiles file over the request limit: exit %d: %s", r.code, r.stderr)
 	}
 	os.WriteFile(file, []byte(`[{"name":"thumb","format":"jpeg","size":-1}]`), 0o644)
 	if r := runSubmit(t, "plan", "--source", src, "--profiles", file); r.code != 2 || !strings.Contains(r.stderr, "size -1") {

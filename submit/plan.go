@@ -74,6 +74,9 @@ func configFrom(c *cli.Context) (planner.Config, error) {
 	case c.String("profiles") != "":
 		// Every job gets the same definition, checked here once.
 		cfg.JobEnv["QUICKLOOK_PROFILES"] = naming.ProfilesJSON(profiles)
+		if n := len(cfg.JobEnv["QUICKLOOK_PROFILES"]); n > maxProfilesBytes {
+			return cfg, usageError{fmt.Errorf("--profiles: %d outputs take %d bytes, over the %d a Batch request can carry to every job", len(profiles), n, maxProfilesBytes)}
+		}
 	case len(c.StringSlice("profile")) > 0:
 		cfg.JobEnv["QUICKLOOK_PROFILE"] = strings.Join(c.StringSlice("profile"), ",")
 	}
@@ -88,6 +91,10 @@ func configFrom(c *cli.Context) (planner.Config, error) {
 	}
 	return cfg, nil
 }
+
+// maxProfilesBytes keeps a job's request, profiles included, well under
+// Batch's 30 KiB SubmitJob limit (about 150 bytes an output).
+const maxProfilesBytes = 16 << 10
 
 func planCommand() *cli.Command {
 	return &cli.Command{
