@@ -6,11 +6,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"quicklook/internal/manifest"
 	"quicklook/internal/naming"
+	"quicklook/internal/parallel"
 	"quicklook/internal/storage"
 )
 
@@ -60,18 +60,9 @@ func (c *Config) copyTwins(stop context.Context, copies map[*item]*item, rendere
 	}
 	sort.Slice(twins, func(i, j int) bool { return twins[i].obj.Key < twins[j].obj.Key })
 	out := make([]manifest.Record, len(twins))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, c.Concurrency)
-	for i, it := range twins {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			out[i] = c.copyTwin(stop, it, rendered[copies[it].obj.Key])
-		}()
-	}
-	wg.Wait()
+	parallel.Each(len(twins), c.Concurrency, func(i int) {
+		out[i] = c.copyTwin(stop, twins[i], rendered[copies[twins[i]].obj.Key])
+	})
 	return out
 }
 

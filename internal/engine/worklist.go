@@ -6,11 +6,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"quicklook/internal/imagehead"
 	"quicklook/internal/manifest"
 	"quicklook/internal/naming"
+	"quicklook/internal/parallel"
 	"quicklook/internal/planfile"
 	"quicklook/internal/render"
 	"quicklook/internal/sources"
@@ -169,42 +170,31 @@ func (c *Config) recheck(ctx context.Context, items []*item) {
 	if len(stale) == 0 {
 		return
 	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(c.Concurrency, 8))
-	touched := 0
-	var mu sync.Mutex
-	for _, it := range stale {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			ictx := storage.WithUsage(ctx, it.usage)
-			head := make([]byte, min(it.obj.Size, imagehead.HeadBytes))
-			n, err := c.Source.ReadAt(ictx, it.obj.Key, head, 0)
-			h := imagehead.Sniff(head[:n])
-			if h.Driver == "GTiff" && n > 0 {
-				more := func(off int64, size int) ([]byte, error) {
-					b := make([]byte, size)
-					_, err := c.Source.ReadAt(ictx, it.obj.Key, b, off)
-					return b, err
-				}
-				if d, derr := imagehead.ReadIFD(head[:n], more); derr == nil {
-					h.FromTIFF(d)
-				}
+	var touched atomic.Int32
+	parallel.Each(len(stale), max(c.Concurrency, 8), func(i int) {
+		it := stale[i]
+		ictx := storage.WithUsage(ctx, it.usage)
+		head := make([]byte, min(it.obj.Size, imagehead.HeadBytes))
+		n, err := c.Source.ReadAt(ictx, it.obj.Key, head, 0)
+		h := imagehead.Sniff(head[:n])
+		if h.Driver == "GTiff" && n > 0 {
+			more := func(off int64, size int) ([]byte, error) {
+				b := make([]byte, size)
+				_, err := c.Source.ReadAt(ictx, it.obj.Key, b, off)
+				return b, err
 			}
-			if (err != nil && n == 0) || render.Affected(it.rules, h) {
-				mu.Lock()
-				touched++
-				mu.Unlock()
-				it.todo, it.kept, it.existing = c.Render.Profiles, nil, true
-				return
+			if d, derr := imagehead.ReadIFD(head[:n], more); derr == nil {
+				h.FromTIFF(d)
 			}
-			it.rules = render.RulesVersion
-		}()
-	}
-	wg.Wait()
-	c.Log.Info("rendering rules changed since thumbnails were made", "checked", len(stale), "made_again", touched)
+		}
+		if (err != nil && n == 0) || render.Affected(it.rules, h) {
+			touched.Add(1)
+			it.todo, it.kept, it.existing = c.Render.Profiles, nil, true
+			return
+		}
+		it.rules = render.RulesVersion
+	})
+	c.Log.Info("rendering rules changed since thumbnails were made", "checked", len(stale), "made_again", touched.Load())
 }
 
 // worklist decides, from one listing of the destination and the last manifest,

@@ -8,9 +8,10 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
-	"sync"
 
+	"quicklook/internal/parallel"
 	"quicklook/internal/planfile"
 	"quicklook/internal/sources"
 	"quicklook/internal/storage"
@@ -96,31 +97,18 @@ func Enumerate(ctx context.Context, st storage.Store, o EnumerateOptions) ([]str
 // results in item order.
 func forEach[T any](ctx context.Context, items []string, n int, fn func(string) ([]T, error)) ([]T, error) {
 	results := make([][]T, len(items))
-	errs := make([]error, len(items))
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
-	for i, it := range items {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int, it string) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if ctx.Err() != nil {
-				errs[i] = ctx.Err()
-				return
-			}
-			results[i], errs[i] = fn(it)
-		}(i, it)
-	}
-	wg.Wait()
-	var out []T
-	for i := range items {
-		if errs[i] != nil {
-			return nil, errs[i]
+	err := parallel.EachErr(len(items), n, func(i int) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		out = append(out, results[i]...)
+		var err error
+		results[i], err = fn(items[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return slices.Concat(results...), nil
 }
 
 // Count lists each prefix whole and counts the images the filter accepts.

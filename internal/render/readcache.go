@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"sync"
+
+	"quicklook/internal/parallel"
 )
 
 // readCache sits between GDAL and a Source for the length of one render.
@@ -140,27 +142,7 @@ func (c *readCache) fetchAll(key string, ranges [][2]int64) error {
 	if len(ranges) == 1 {
 		return c.fetch(key, ranges[0])
 	}
-	sem := make(chan struct{}, c.parallel)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	for _, r := range ranges {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(r [2]int64) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := c.fetch(key, r); err != nil {
-				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
-			}
-		}(r)
-	}
-	wg.Wait()
-	return first
+	return parallel.EachErr(len(ranges), c.parallel, func(i int) error { return c.fetch(key, ranges[i]) })
 }
 
 // copyOut copies cached bytes of [off, off+len(p)) into p and returns how

@@ -8,10 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"time"
+
+	"quicklook/internal/parallel"
 )
 
 // Object describes one stored object as a listing or Stat reports it.
@@ -226,24 +229,11 @@ func WriteFile(ctx context.Context, location string, data []byte, put PutOptions
 	return st.Put(ctx, key, data, put)
 }
 
-// PutAll writes many objects (key -> bytes), parallel at a time; it returns
-// the first error.
-func PutAll(ctx context.Context, st Store, objects map[string][]byte, parallel int) error {
-	sem := make(chan struct{}, max(parallel, 1))
-	errs := make(chan error, len(objects))
-	var wg sync.WaitGroup
-	for k, b := range objects {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(k string, b []byte) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := st.Put(ctx, k, b, PutOptions{}); err != nil {
-				errs <- err
-			}
-		}(k, b)
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
+// PutAll writes many objects (key -> bytes), limit at a time; it returns
+// an error of one that failed.
+func PutAll(ctx context.Context, st Store, objects map[string][]byte, limit int) error {
+	keys := slices.Collect(maps.Keys(objects))
+	return parallel.EachErr(len(keys), limit, func(i int) error {
+		return st.Put(ctx, keys[i], objects[keys[i]], PutOptions{})
+	})
 }

@@ -9,8 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 
+	"quicklook/internal/parallel"
 	"quicklook/internal/storage"
 )
 
@@ -102,26 +102,14 @@ func download(ctx context.Context, st *storage.S3, key, local string, concurrenc
 		return err
 	}
 	defer f.Close()
-	sem := make(chan struct{}, concurrency)
-	errs := make(chan error, obj.Size/part+1)
-	var wg sync.WaitGroup
-	for off := int64(0); off < obj.Size; off += part {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(off int64) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			buf := make([]byte, min(part, obj.Size-off))
-			if _, err := st.ReadAt(ctx, key, buf, off); err != nil && err != io.EOF {
-				errs <- err
-				return
-			}
-			if _, err := f.WriteAt(buf, off); err != nil {
-				errs <- err
-			}
-		}(off)
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
+	parts := int((obj.Size + part - 1) / part)
+	return parallel.EachErr(parts, concurrency, func(i int) error {
+		off := int64(i) * part
+		buf := make([]byte, min(part, obj.Size-off))
+		if _, err := st.ReadAt(ctx, key, buf, off); err != nil && err != io.EOF {
+			return err
+		}
+		_, err := f.WriteAt(buf, off)
+		return err
+	})
 }
