@@ -6,7 +6,6 @@ import (
 	"image"
 	"image/jpeg"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,13 +22,9 @@ import (
 // bands, uncompressed, one row per strip (180 MB).
 func makeStriped(t *testing.T) string {
 	t.Helper()
-	gt := testenv.Tool(t, "gdal_translate")
-	crop := filepath.Join(testenv.RealData(t), "geotiff/naip/m_4112001_sw_10_060_20220716.tif")
 	out := filepath.Join(t.TempDir(), "m_naip_sized_striped.tif")
-	if b, err := exec.Command(gt, "-q", "-outsize", "6000", "7500", "-r", "bilinear", "-co", "TILED=NO", "-co", "BLOCKYSIZE=1",
-		"-co", "INTERLEAVE=PIXEL", crop, out).CombinedOutput(); err != nil {
-		t.Fatalf("gdal_translate: %v\n%s", err, b)
-	}
+	testenv.RunTool(t, "gdal_translate", "-q", "-outsize", "6000", "7500", "-r", "bilinear", "-co", "TILED=NO", "-co", "BLOCKYSIZE=1",
+		"-co", "INTERLEAVE=PIXEL", testenv.NAIPCrop(t), out)
 	return out
 }
 

@@ -115,19 +115,11 @@ func TestS3RunRerunChangePrune(t *testing.T) {
 // makeBigCOG writes a 6000x7500 4-band COG with overviews from a real crop.
 func makeBigCOG(t *testing.T) string {
 	t.Helper()
-	gt := testenv.Tool(t, "gdal_translate")
-	crop := filepath.Join(testenv.RealData(t), "geotiff/naip/m_4112001_sw_10_060_20220716.tif")
 	dir := t.TempDir()
 	big := filepath.Join(dir, "big.tif")
 	cog := filepath.Join(dir, "m_naip_sized_cog.tif")
-	for _, args := range [][]string{
-		{"-q", "-outsize", "6000", "7500", "-r", "bilinear", crop, big},
-		{"-q", "-of", "COG", "-co", "COMPRESS=DEFLATE", "-co", "BLOCKSIZE=512", big, cog},
-	} {
-		if out, err := exec.Command(gt, args...).CombinedOutput(); err != nil {
-			t.Fatalf("gdal_translate %v: %v\n%s", args, err, out)
-		}
-	}
+	testenv.RunTool(t, "gdal_translate", "-q", "-outsize", "6000", "7500", "-r", "bilinear", testenv.NAIPCrop(t), big)
+	testenv.RunTool(t, "gdal_translate", "-q", "-of", "COG", "-co", "COMPRESS=DEFLATE", "-co", "BLOCKSIZE=512", big, cog)
 	return cog
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -22,8 +21,7 @@ import (
 // real NAIP crop, named so that four evenly picked samples take one of each.
 func mixedLayouts(t *testing.T) string {
 	t.Helper()
-	gt := testenv.Tool(t, "gdal_translate")
-	crop := filepath.Join(testenv.RealData(t), "geotiff/naip/m_4112001_sw_10_060_20220716.tif")
+	crop := testenv.NAIPCrop(t)
 	made := t.TempDir()
 	for name, args := range map[string][]string{
 		"a_cog.tif":     {"-outsize", "2048", "2048", "-of", "COG", "-co", "COMPRESS=DEFLATE", "-co", "BLOCKSIZE=512"},
@@ -31,9 +29,7 @@ func mixedLayouts(t *testing.T) string {
 		"c_striped.tif": {"-outsize", "2048", "2048", "-co", "TILED=NO", "-co", "BLOCKYSIZE=1"},
 		"d_tiled.tif":   {"-outsize", "2048", "2048", "-co", "TILED=YES", "-co", "BLOCKXSIZE=512", "-co", "BLOCKYSIZE=512"},
 	} {
-		if out, err := exec.Command(gt, append(append([]string{"-q", "-r", "bilinear"}, args...), crop, filepath.Join(made, name))...).CombinedOutput(); err != nil {
-			t.Fatalf("gdal_translate %s: %v\n%s", name, err, out)
-		}
+		testenv.RunTool(t, "gdal_translate", append(append([]string{"-q", "-r", "bilinear"}, args...), crop, filepath.Join(made, name))...)
 	}
 	src := t.TempDir()
 	for _, prefix := range []string{"al/2013", "ga/2015"} {

@@ -73,6 +73,21 @@ func Tool(t testing.TB, name string) string {
 	return p
 }
 
+// RunTool runs a command-line tool and fails the test, with its output, when
+// it fails.
+func RunTool(t testing.TB, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(Tool(t, name), args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
+
+// NAIPCrop is a real 2022 NAIP crop of the test data (262x340, 4 bands,
+// striped), the source tests scale up to NAIP's sizes and layouts.
+func NAIPCrop(t testing.TB) string {
+	return filepath.Join(RealData(t), "geotiff/naip/m_4112001_sw_10_060_20220716.tif")
+}
+
 // Build compiles the package at pkg (a path, e.g. "." or "../job") into dir
 // and returns the binary's path; for TestMain, so it panics on failure.
 func Build(dir, name, pkg string) string {
@@ -133,19 +148,12 @@ func RenderSeeds(t testing.TB) [][]byte {
 // NAIP crop, upscaled to size, as dir/name.mrf; it returns the data file's size.
 func MRF(t *testing.T, dir, name string, size int) int64 {
 	t.Helper()
-	translate, addo := Tool(t, "gdal_translate"), Tool(t, "gdaladdo")
 	crop := filepath.Join(RealData(t), "geotiff/naip/m_3008501_ne_16_1_20110815.tif")
 	big := filepath.Join(t.TempDir(), "big.tif")
 	mrf := filepath.Join(dir, name+".mrf")
-	for _, c := range [][]string{
-		{translate, "-q", "-outsize", strconv.Itoa(size), strconv.Itoa(size), "-r", "bilinear", crop, big},
-		{translate, "-q", "-of", "MRF", "-co", "COMPRESS=LERC", "-co", "BLOCKSIZE=512", big, mrf},
-		{addo, "-q", "-r", "average", mrf, "2", "4", "8", "16"},
-	} {
-		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", c, err, out)
-		}
-	}
+	RunTool(t, "gdal_translate", "-q", "-outsize", strconv.Itoa(size), strconv.Itoa(size), "-r", "bilinear", crop, big)
+	RunTool(t, "gdal_translate", "-q", "-of", "MRF", "-co", "COMPRESS=LERC", "-co", "BLOCKSIZE=512", big, mrf)
+	RunTool(t, "gdaladdo", "-q", "-r", "average", mrf, "2", "4", "8", "16")
 	os.Remove(mrf + ".aux.xml")
 	st, err := os.Stat(filepath.Join(dir, name+".lrc"))
 	if err != nil {
