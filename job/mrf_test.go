@@ -89,4 +89,14 @@ func TestMRFFromFoldersAndS3(t *testing.T) {
 			}
 		}
 	}
+	// Without mrf among the extensions, a .tif holding an MRF header is still
+	// opened as one (the bytes decide) and so still checked.
+	dst := t.TempDir()
+	r := runBin(t, nil, "run", "--source", tree, "--prefix", "al/2013/evil/", "--dest", dst, "--ext", "tif", "--max-failure-rate", "1")
+	if r.code != 0 || !strings.Contains(r.stdout, "0 created") || !strings.Contains(r.stdout, "1 failed") {
+		t.Fatalf("--ext tif: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "al/2013/evil/looks.thumb.jpg")); err == nil {
+		t.Error("--ext tif: a thumbnail of the secret raster was written")
+	}
 }

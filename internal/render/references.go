@@ -3,17 +3,12 @@ package render
 import (
 	"bytes"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"path"
 	"slices"
 	"strings"
 )
-
-// mrfMagic starts every MRF header: GDAL's MRF driver takes any file that
-// starts with it, whatever its name.
-const mrfMagic = "<MRF_META>"
 
 // maxMRFHeader bounds the header read; real ones are about 1 KB.
 const maxMRFHeader = 1 << 20
@@ -25,20 +20,9 @@ const maxMRFHeader = 1 << 20
 // header's key, as GDAL resolves them, and must be parts listed beside it;
 // a caching MRF, which reads another raster, is refused whole. Other formats
 // that name files by content are never opened (see referencing in drivers.go).
+// It is called for every file whose bytes are an MRF header (GDAL's MRF
+// driver takes any file that starts with <MRF_META>, whatever its name).
 func checkReferences(src Source, key string, parts []string) error {
-	if !slices.Contains(drivers, "MRF") {
-		return nil
-	}
-	head := make([]byte, len(mrfMagic))
-	if n, err := src.ReadAt(key, head, 0); n < len(head) {
-		if err == nil || errors.Is(err, io.EOF) {
-			return nil // too short to be an MRF; GDAL will say what it is
-		}
-		return err
-	}
-	if string(head) != mrfMagic {
-		return nil
-	}
 	size, err := src.Size(key)
 	if err != nil {
 		return err

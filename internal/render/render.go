@@ -289,11 +289,14 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 	vpath, detach := attach(view, key, siblings...)
 	defer detach()
 	diag.setPath(vpath, key)
-	if err := checkReferences(cache, key, siblings); err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, cerr
+	if sn.Driver == "MRF" {
+		// Opened as an MRF whatever its name or --ext: the bytes decide.
+		if err := checkReferences(cache, key, siblings); err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
+			return nil, err
 		}
-		return nil, err
 	}
 
 	// SiblingFiles() with no names lets GDAL ask /vsiql/ for them (see vsi.go).
