@@ -17,6 +17,7 @@ import (
 
 	"quicklook/internal/imagetest"
 	"quicklook/internal/naming"
+	"quicklook/internal/testenv"
 )
 
 // renderBytes renders data stored under key in a fresh folder.
@@ -358,4 +359,33 @@ func encodePNG(img image.Image) []byte {
 	var b bytes.Buffer
 	png.Encode(&b, img)
 	return b.Bytes()
+}
+
+// A JPEG larger than the read cache's budget is streamed to the decoder,
+// not held whole to check its end: it renders (before, the whole read
+// failed as a storage error, which a job retries without end).
+func TestJPEGLargerThanTheReadCacheRenders(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.jpg")
+	testenv.RunTool(t, "gdal_translate", "-q", "-of", "JPEG", "-co", "QUALITY=95", "-b", "1", "-b", "2", "-b", "3",
+		"-outsize", "8000", "8000", "-r", "near", testenv.NAIPCrop(t), path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Init(Config{}); err != nil {
+		t.Fatal(err)
+	}
+	old := cfg.ReadCacheMB
+	cfg.ReadCacheMB = 1
+	defer func() { cfg.ReadCacheMB = old }()
+	if len(data) <= 2<<20 {
+		t.Fatalf("the JPEG is %d bytes, not twice the 1 MiB budget", len(data))
+	}
+	res, err := renderBytes(t, "big.jpg", data, pngProfile)
+	if err != nil {
+		t.Fatalf("a %d-byte JPEG with a 1 MiB read cache: %v", len(data), err)
+	}
+	if w, h := res.Outputs[0].Width, res.Outputs[0].Height; w != 64 || h != 64 {
+		t.Errorf("thumbnail %dx%d", w, h)
+	}
 }

@@ -201,11 +201,13 @@ func imageOrientation(ds *godal.Dataset, driver string, sn imagehead.Header) int
 // animated WebP (its first frame, as a viewer shows), or junk between a
 // JPEG's start and its first marker. nil: the bytes as they are.
 //
-// A JPEG is read whole here (it is decoded whole anyway): one cut short,
-// without its end marker, is corrupt, since a progressive decoder shows
-// the missing part as grey without a warning.
-func cutOut(src Source, key string, size int64, sn imagehead.Header) ([]byte, error) {
-	if !(sn.Animated || sn.Driver == "JPEG") || size > 1<<30 {
+// A JPEG is read whole here (it is decoded whole anyway, and the bytes stay
+// in the read cache for the decoder): one cut short, without its end
+// marker, is corrupt, since a progressive decoder shows the missing part as
+// grey without a warning. An image larger than the read cache's budget is
+// left as it is, for the decoder to stream (and judge by what it lost).
+func cutOut(src Source, key string, size, budget int64, sn imagehead.Header) ([]byte, error) {
+	if !(sn.Animated || sn.Driver == "JPEG") || size > budget {
 		return nil, nil
 	}
 	whole := make([]byte, size)
@@ -279,7 +281,7 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 		}
 	}
 	var view Source = cache
-	if data, err := cutOut(cache, key, size, sn); err != nil {
+	if data, err := cutOut(cache, key, size, int64(cfg.ReadCacheMB)<<20, sn); err != nil {
 		return nil, err
 	} else if data != nil {
 		view = rewritten{cache, key, data}
