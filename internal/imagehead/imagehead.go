@@ -274,8 +274,7 @@ func webpHeader(b []byte) Header {
 		case "VP8X":
 			if len(c.data) >= 10 {
 				s.Animated = c.data[0]&0x02 != 0
-				s.Width = 1 + int64(c.data[4]) | int64(c.data[5])<<8 | int64(c.data[6])<<16
-				s.Height = 1 + int64(c.data[7]) | int64(c.data[8])<<8 | int64(c.data[9])<<16
+				s.Width, s.Height = 1+u24(c.data[4:]), 1+u24(c.data[7:])
 			}
 		case "VP8 ":
 			if len(c.data) >= 10 && s.Width == 0 {
@@ -303,10 +302,9 @@ func WebPFirstFrame(b []byte) ([]byte, error) {
 		if c.fourCC != "ANMF" || len(c.data) < 16 {
 			continue
 		}
-		w := 1 + int(c.data[6]) | int(c.data[7])<<8 | int(c.data[8])<<16
-		h := 1 + int(c.data[9]) | int(c.data[10])<<8 | int(c.data[11])<<16
+		w, h := 1+u24(c.data[6:]), 1+u24(c.data[9:])
 		var alph, image []byte
-		frame := append([]byte("RIFF\x00\x00\x00\x00WEBP"), c.data[16:]...)
+		frame := WebPFile(c.data[16:])
 		for _, fc := range webpChunks(frame) {
 			switch fc.fourCC {
 			case "ALPH":
@@ -320,20 +318,33 @@ func WebPFirstFrame(b []byte) ([]byte, error) {
 		}
 		var body []byte
 		if alph != nil {
-			x := make([]byte, 10)
-			x[0] = 0x10 // alpha
-			x[4], x[5], x[6] = byte(w-1), byte((w-1)>>8), byte((w-1)>>16)
-			x[7], x[8], x[9] = byte(h-1), byte((h-1)>>8), byte((h-1)>>16)
-			body = append(append(RIFFChunk("VP8X", x), RIFFChunk("ALPH", alph)...), image...)
+			body = append(append(RIFFChunk("VP8X", VP8X(0x10, w, h)), RIFFChunk("ALPH", alph)...), image...) // 0x10: alpha
 		} else {
 			body = image
 		}
-		out := append([]byte("RIFF"), 0, 0, 0, 0)
-		out = append(append(out, "WEBP"...), body...)
-		binary.LittleEndian.PutUint32(out[4:], uint32(len(out)-8))
-		return out, nil
+		return WebPFile(body), nil
 	}
 	return nil, fmt.Errorf("an animated WebP without a readable first frame")
+}
+
+// u24 reads the 24-bit little-endian numbers of WebP's extended headers.
+func u24(b []byte) int64 { return int64(b[0]) | int64(b[1])<<8 | int64(b[2])<<16 }
+
+// VP8X is the payload of an extended WebP's header chunk: its flags and its
+// canvas of w x h.
+func VP8X(flags byte, w, h int64) []byte {
+	x := make([]byte, 10)
+	x[0] = flags
+	x[4], x[5], x[6] = byte(w-1), byte((w-1)>>8), byte((w-1)>>16)
+	x[7], x[8], x[9] = byte(h-1), byte((h-1)>>8), byte((h-1)>>16)
+	return x
+}
+
+// WebPFile wraps chunks in a WebP's RIFF header.
+func WebPFile(chunks []byte) []byte {
+	out := append([]byte("RIFF\x00\x00\x00\x00WEBP"), chunks...)
+	binary.LittleEndian.PutUint32(out[4:], uint32(len(out)-8))
+	return out
 }
 
 // RIFFChunk is one chunk of a RIFF file (padded to an even length).

@@ -295,28 +295,15 @@ func withWebPEXIF(webp []byte, o int) []byte {
 		i = end
 	}
 	if x == nil {
-		img := chunks[0]
-		var w, h int
-		switch string(img[:4]) {
-		case "VP8L":
-			v := binary.LittleEndian.Uint32(img[9:])
-			w, h = int(v&0x3FFF)+1, int(v>>14&0x3FFF)+1
-		case "VP8 ":
-			w, h = int(binary.LittleEndian.Uint16(img[14:])&0x3FFF), int(binary.LittleEndian.Uint16(img[16:])&0x3FFF)
-		}
-		x = make([]byte, 10)
-		x[4], x[5], x[6] = byte(w-1), byte((w-1)>>8), byte((w-1)>>16)
-		x[7], x[8], x[9] = byte(h-1), byte((h-1)>>8), byte((h-1)>>16)
+		h := imagehead.Sniff(webp) // a simple WebP: the size its image chunk says
+		x = imagehead.VP8X(0, h.Width, h.Height)
 	}
 	x[0] |= 0x08 // EXIF
 	body := imagehead.RIFFChunk("VP8X", x)
 	for _, c := range chunks {
 		body = append(body, c...)
 	}
-	body = append(body, imagehead.RIFFChunk("EXIF", exif(o))...)
-	out := append([]byte("RIFF\x00\x00\x00\x00WEBP"), body...)
-	binary.LittleEndian.PutUint32(out[4:], uint32(len(out)-8))
-	return out
+	return imagehead.WebPFile(append(body, imagehead.RIFFChunk("EXIF", exif(o))...))
 }
 
 func splice(b []byte, at int, insert []byte) []byte {
