@@ -146,25 +146,22 @@ func configure(c *cli.Context, log *slog.Logger) (engine.Config, error) {
 		return cfg, fmt.Errorf("--max-pixels must be positive")
 	}
 	if s := c.String("scale"); s != "" {
-		lo, hi, err := parsePair(s, "--scale")
+		lo, hi, err := naming.ParseScale(s)
 		if err != nil {
-			return cfg, err
-		}
-		if hi <= lo {
-			return cfg, fmt.Errorf("--scale %s: MAX must be above MIN", s)
+			return cfg, fmt.Errorf("--scale %w", err)
 		}
 		opts.Scale = &[2]float64{lo, hi}
 	}
-	lo, hi, err := parsePair(c.String("percentiles"), "--percentiles")
+	lo, hi, err := naming.ParsePair(c.String("percentiles"))
 	if err != nil {
-		return cfg, err
+		return cfg, fmt.Errorf("--percentiles %w", err)
 	}
 	if lo < 0 || hi > 100 || hi <= lo {
 		return cfg, fmt.Errorf("--percentiles %s: want 0 <= LOW < HIGH <= 100", c.String("percentiles"))
 	}
 	opts.Percentiles = [2]float64{lo, hi}
-	if opts.Background, err = parseColour(c.String("background")); err != nil {
-		return cfg, err
+	if opts.Background, err = naming.ParseColour(c.String("background")); err != nil {
+		return cfg, fmt.Errorf("--background %w", err)
 	}
 	if c.Int("concurrency") < 1 {
 		return cfg, fmt.Errorf("--concurrency must be at least 1")

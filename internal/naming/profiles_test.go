@@ -33,6 +33,11 @@ func TestProfilesFile(t *testing.T) {
 		{`[{"name": "a", "format": "png", "size": 9, "quality": 80}]`, `quality 80: PNG is lossless`},
 		{`[{"name": "a", "format": "jpeg", "size": 9}, {"name": "a", "format": "jpg", "fit": "cover", "width": 9, "height": 9}]`, `outputs "a" and "a" both write *.a.jpg`},
 		{`[{"name": "a", "format": "jpeg", "size": 9, "background": "white"}]`, `background "white": a colour as #rrggbb`},
+		{`[{"name": "a", "format": "jpeg", "size": 9, "scale": "5,1"}]`, `scale "5,1": MIN,MAX with MAX above MIN`},
+		{`[{"name": "a", "format": "jpeg", "size": 9, "scale": "1e,--"}]`, `scale "1e,--": MIN,MAX`},
+		{`[{"name": "a", "format": "jpeg", "size": 9, "bands": "0"}]`, `bands "0": auto, natural, cir, or one or three`},
+		{`[{"name": "a", "format": "jpeg", "size": 9, "bands": "1,2"}]`, `bands "1,2": auto, natural, cir, or one or three`},
+		{`[{"name": "a", "format": "jpeg", "size": 9, "background": "ffffff"}]`, `background "ffffff": a colour as #rrggbb`},
 		{`[]`, `no outputs`},
 		{`{"name": "a"}`, `want a JSON array of outputs, got a JSON object`},
 	} {

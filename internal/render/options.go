@@ -43,26 +43,8 @@ type Bands struct {
 
 // ParseBands parses auto, natural (1,2,3), cir (4,1,2) or a list like 3,2,1 or 1.
 func ParseBands(s string) (Bands, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "auto":
-		return Bands{Auto: true}, nil
-	case "natural":
-		return Bands{List: []int{1, 2, 3}}, nil
-	case "cir":
-		return Bands{List: []int{4, 1, 2}}, nil
-	}
-	var list []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return Bands{}, fmt.Errorf("bands %q: want auto, natural, cir or 1-based band numbers like 3,2,1", s)
-		}
-		list = append(list, n)
-	}
-	if len(list) != 1 && len(list) != 3 {
-		return Bands{}, fmt.Errorf("bands %q: give one band (grey) or three (red,green,blue)", s)
-	}
-	return Bands{List: list}, nil
+	list, err := naming.ParseBands(s)
+	return Bands{Auto: list == nil, List: list}, err
 }
 
 func (b Bands) String() string {
@@ -97,9 +79,9 @@ func (o Options) For(p naming.Profile) (Options, error) {
 		o.Quality = p.Quality
 	}
 	if p.Background != "" {
-		var c [3]uint8
-		if _, err := fmt.Sscanf(p.Background, "#%02x%02x%02x", &c[0], &c[1], &c[2]); err != nil {
-			return o, fmt.Errorf("profile %s: background %q: %w", p.Name, p.Background, err)
+		c, err := naming.ParseColour(p.Background)
+		if err != nil {
+			return o, fmt.Errorf("profile %s: background %w", p.Name, err)
 		}
 		o.Background = c
 	}
@@ -111,9 +93,9 @@ func (o Options) For(p naming.Profile) (Options, error) {
 		o.Bands = b
 	}
 	if p.Scale != "" {
-		var lo, hi float64
-		if _, err := fmt.Sscanf(p.Scale, "%g,%g", &lo, &hi); err != nil || hi <= lo {
-			return o, fmt.Errorf("profile %s: scale %q: want MIN,MAX with MAX above MIN", p.Name, p.Scale)
+		lo, hi, err := naming.ParseScale(p.Scale)
+		if err != nil {
+			return o, fmt.Errorf("profile %s: scale %w", p.Name, err)
 		}
 		o.Scale = &[2]float64{lo, hi}
 	}
