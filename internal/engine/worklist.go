@@ -176,17 +176,11 @@ func (c *Config) recheck(ctx context.Context, items []*item) {
 		ictx := storage.WithUsage(ctx, it.usage)
 		head := make([]byte, min(it.obj.Size, imagehead.HeadBytes))
 		n, err := c.Source.ReadAt(ictx, it.obj.Key, head, 0)
-		h := imagehead.Sniff(head[:n])
-		if h.Driver == "GTiff" && n > 0 {
-			more := func(off int64, size int) ([]byte, error) {
-				b := make([]byte, size)
-				_, err := c.Source.ReadAt(ictx, it.obj.Key, b, off)
-				return b, err
-			}
-			if d, derr := imagehead.ReadIFD(head[:n], more); derr == nil {
-				h.FromTIFF(d)
-			}
-		}
+		h, _ := imagehead.SniffAt(head[:n], func(off int64, size int) ([]byte, error) {
+			b := make([]byte, size)
+			_, err := c.Source.ReadAt(ictx, it.obj.Key, b, off)
+			return b, err
+		})
 		if (err != nil && n == 0) || render.Affected(it.rules, h) {
 			touched.Add(1)
 			it.todo, it.kept, it.existing = c.Render.Profiles, nil, true

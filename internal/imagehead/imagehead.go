@@ -40,11 +40,19 @@ var (
 
 // Sniff reads a header.
 func Sniff(head []byte) Header {
+	h, _ := SniffAt(head, nil)
+	return h
+}
+
+// SniffAt reads a header, and a TIFF's first directory (nil for other
+// formats or a directory it cannot read), reading with more what of the
+// directory lies past head (nil: nothing; see ReadIFD).
+func SniffAt(head []byte, more func(off int64, n int) ([]byte, error)) (Header, IFD) {
 	switch {
 	case len(head) >= 3 && head[0] == 0xFF && head[1] == 0xD8:
 		s := Header{Driver: "JPEG"}
 		s.Width, s.Height, s.Orientation = jpegHeader(head)
-		return s
+		return s, nil
 	case bytes.HasPrefix(head, magicPNG):
 		s := Header{Driver: "PNG"}
 		if len(head) >= 26 {
@@ -53,30 +61,32 @@ func Sniff(head []byte) Header {
 			s.Alpha = head[25] == 4 || head[25] == 6
 		}
 		s.Orientation = pngOrientation(head)
-		return s
+		return s, nil
 	case bytes.HasPrefix(head, []byte("GIF87a")) || bytes.HasPrefix(head, []byte("GIF89a")):
 		s := Header{Driver: "GIF"}
 		if len(head) >= 10 {
 			s.Width, s.Height = int64(binary.LittleEndian.Uint16(head[6:])), int64(binary.LittleEndian.Uint16(head[8:]))
 		}
-		return s
+		return s, nil
 	case len(head) >= 12 && bytes.Equal(head[:4], []byte("RIFF")) && bytes.Equal(head[8:12], []byte("WEBP")):
-		return webpHeader(head)
+		return webpHeader(head), nil
 	case bytes.HasPrefix(head, magicJP2) || bytes.HasPrefix(head, magicJ2K):
-		return Header{Driver: "JP2OpenJPEG"}
+		return Header{Driver: "JP2OpenJPEG"}, nil
 	case bytes.HasPrefix(head, magicMRF):
-		return Header{Driver: "MRF"}
+		return Header{Driver: "MRF"}, nil
 	}
 	for _, m := range magicTIFF {
 		if bytes.HasPrefix(head, m) {
 			s := Header{Driver: "GTiff"}
-			if d, err := ReadIFD(head, nil); err == nil {
-				s.FromTIFF(d)
+			d, err := ReadIFD(head, more)
+			if err != nil {
+				return s, nil
 			}
-			return s
+			s.FromTIFF(d)
+			return s, d
 		}
 	}
-	return Header{}
+	return Header{}, nil
 }
 
 // Claims reports whether the header claims more pixels than max.

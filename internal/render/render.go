@@ -267,19 +267,12 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 		return nil, srcErr
 	}
 	head = head[:n]
-	sn := imagehead.Sniff(head)
-	more := func(off int64, n int) ([]byte, error) {
+	// A TIFF's directory may follow its pixels: read on from the cache.
+	sn, tiffDir := imagehead.SniffAt(head, func(off int64, n int) ([]byte, error) {
 		b := make([]byte, n)
 		_, err := cache.ReadAt(key, b, off)
 		return b, err
-	}
-	var tiffDir imagehead.IFD
-	if sn.Driver == "GTiff" {
-		// A TIFF's directory may follow its pixels.
-		if tiffDir, err = imagehead.ReadIFD(head, more); err == nil {
-			sn.FromTIFF(tiffDir)
-		}
-	}
+	})
 	var view Source = cache
 	if data, err := cutOut(cache, key, size, int64(cfg.ReadCacheMB)<<20, sn); err != nil {
 		return nil, err
