@@ -34,7 +34,7 @@ func (c *Client) Preflight(ctx context.Context) error {
 		return nil // watching a run, not submitting
 	}
 	in := &awsbatch.DescribeJobDefinitionsInput{Status: aws.String("ACTIVE")}
-	if strings.HasPrefix(c.Definition, "arn:") || strings.Contains(c.Definition, ":") {
+	if strings.Contains(c.Definition, ":") {
 		in.JobDefinitions = []string{c.Definition} // an ARN or name:revision
 	} else {
 		in.JobDefinitionName = aws.String(c.Definition)

@@ -80,11 +80,6 @@ func (p Prices) Requests(r storage.Requests) float64 {
 // VCPUSecond is the price of holding one vCPU for a second.
 func (p Prices) VCPUSecond() float64 { return p.VCPUHour / 3600 }
 
-// Compute is what holding vcpus for seconds costs.
-func (p Prices) Compute(seconds float64, vcpus float64) float64 {
-	return seconds * vcpus * p.VCPUSecond()
-}
-
 // Cost is a priced account.
 type Cost struct {
 	Requests float64 `json:"requests"`

@@ -60,10 +60,6 @@ type extent struct {
 
 func (e extent) end() int64 { return e.off + int64(len(e.data)) }
 
-// coalesceGap joins prefetch ranges this close: one request instead of two
-// costs at most this many unneeded bytes.
-const coalesceGap = 16 << 10
-
 func newReadCache(src Source, readAhead, maxBytes int64, parallel int, policy ReadPolicy) *readCache {
 	return &readCache{src: src, readAhead: readAhead, maxBytes: maxBytes, parallel: parallel, policy: policy,
 		files: map[string][]extent{}, sizes: map[string]int64{}, plans: map[string]*prefetchPlan{},

@@ -130,9 +130,6 @@ func HiddenName(name string, folder bool) bool {
 	return strings.HasPrefix(name, ".") || (folder && strings.HasPrefix(name, "_"))
 }
 
-// IsImage reports whether key, listed under prefix, is an image to render.
-func (f Filter) IsImage(prefix, key string) bool { return f.Kind(prefix, key) == Image }
-
 // HasExtension reports whether the key's extension (case-insensitive) is
 // one of exts (given without dots).
 func HasExtension(key string, exts []string) bool {

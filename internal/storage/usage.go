@@ -39,13 +39,6 @@ type Counts struct {
 	BytesWritten int64
 }
 
-// Add adds o to c.
-func (c *Counts) Add(o Counts) {
-	c.Requests.Add(o.Requests)
-	c.BytesRead += o.BytesRead
-	c.BytesWritten += o.BytesWritten
-}
-
 // Usage counts the storage calls made with a context that carries it (see
 // WithUsage), and passes every count on to its parent: an item's usage adds
 // up into its job's. On S3 each HTTP request is counted, retries included,
