@@ -188,11 +188,7 @@ func configure(c *cli.Context, log *slog.Logger) (engine.Config, error) {
 		if prefix != "" {
 			return cfg, fmt.Errorf("give --plan or --prefix, not both")
 		}
-		b, err := storage.ReadFile(ctx, loc, storage.OpenOptions{})
-		if err != nil {
-			return cfg, fmt.Errorf("--plan: %w", err)
-		}
-		p, err := planfile.Parse(b)
+		p, err := runspec.ReadPlan(ctx, loc)
 		if err != nil {
 			return cfg, fmt.Errorf("--plan %s: %w", loc, err)
 		}

@@ -242,23 +242,16 @@ func uniform(s string) float64 {
 	return float64(binary.BigEndian.Uint32(h[:4])) / (1 << 32)
 }
 
-func shardJob(sh planfile.Shard) string {
-	if name := sh.Name(); name != "" {
-		return name
-	}
-	return layout.JobName(sh.Ranges[0].Prefix)
-}
-
 func (s *simRun) duration(j batchtest.Job, index int) time.Duration {
 	sh := s.shard(j, index)
-	secs := float64(sh.Bytes) * simVCPUSecondsPerByte / float64(s.jobVCPUs) * noise(shardJob(sh))
+	secs := float64(sh.Bytes) * simVCPUSecondsPerByte / float64(s.jobVCPUs) * noise(sh.JobName())
 	return time.Duration(secs * float64(time.Second))
 }
 
 // ended writes the summary the attempt's job would have copied under the run.
 func (s *simRun) ended(e batchtest.AttemptEnd) {
 	sh := s.shard(e.Job, e.Index)
-	name := shardJob(sh)
+	name := sh.JobName()
 	before := s.done[name]
 	s.done[name] = before + e.Did
 	objects := sh.Objects

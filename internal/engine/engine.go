@@ -277,10 +277,7 @@ func (c Config) withDefaults() Config {
 		c.Prefix = c.Ranges[0].Prefix
 	}
 	if c.JobName == "" {
-		c.JobName = layout.JobName(c.Prefix)
-		if name := (planfile.Shard{Ranges: c.Ranges}).Name(); name != "" {
-			c.JobName = name
-		}
+		c.JobName = planfile.Shard{Ranges: c.Ranges}.JobName()
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)

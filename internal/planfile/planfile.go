@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 
+	"quicklook/internal/layout"
 	"quicklook/internal/sources"
 )
 
@@ -50,6 +51,15 @@ func (s Shard) Name() string {
 	b, _ := json.Marshal(s.Ranges)
 	h := sha256.Sum256(b)
 	return "shard-" + hex.EncodeToString(h[:6])
+}
+
+// JobName names the folder of the shard's manifests: its Name, or for a
+// whole prefix the prefix's job name (as a job given that prefix names it).
+func (s Shard) JobName() string {
+	if name := s.Name(); name != "" || len(s.Ranges) == 0 {
+		return name
+	}
+	return layout.JobName(s.Ranges[0].Prefix)
 }
 
 // Plan is the whole file.

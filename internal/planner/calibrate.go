@@ -48,17 +48,8 @@ func CalibrationWork(ctx context.Context, cfg Config, inv *Inventory, src storag
 	filter := cfg.Filter
 	w := &runspec.Work{PlanFiles: map[string]*planfile.Plan{loc: {Version: planfile.Version, RunID: "calibrate",
 		Source: cfg.Source, Dest: scratch, Filter: &filter, Shards: shards}}}
-	env := map[string]string{runspec.EnvPlan: loc}
-	for k, v := range cfg.JobEnv {
-		env[k] = v
-	}
-	j := runspec.Job{Name: runspec.JobName("calibrate", "samples", scratch), Parameters: map[string]string{"source": cfg.Source, "prefix": "", "dest": scratch},
-		Env: env, ArraySize: len(shards)}
-	if len(shards) == 1 {
-		j.ArraySize = 0
-		env[runspec.EnvShard] = "0"
-	}
-	w.Jobs = []runspec.Job{j}
+	w.Jobs = []runspec.Job{sharded(runspec.Job{Name: runspec.JobName("calibrate", "samples", scratch),
+		Parameters: map[string]string{"source": cfg.Source, "prefix": "", "dest": scratch}, Env: cfg.JobEnv}, loc, len(shards))}
 	return w, nil
 }
 
@@ -82,20 +73,12 @@ func RunSamples(ctx context.Context, dest storage.Store, rec *runspec.Record, pr
 	jobs := map[string]bool{}
 	for _, j := range rec.Jobs {
 		if loc := j.Env[runspec.EnvPlan]; loc != "" {
-			b, err := storage.ReadFile(ctx, loc, storage.OpenOptions{})
+			p, err := runspec.ReadPlan(ctx, loc)
 			if err != nil {
 				return nil, fmt.Errorf("job %s: %w", j.Name, err)
 			}
-			p, err := planfile.Parse(b)
-			if err != nil {
-				return nil, err
-			}
 			for _, s := range p.Shards {
-				name := s.Name()
-				if name == "" {
-					name = layout.JobName(s.Ranges[0].Prefix)
-				}
-				jobs[name] = true
+				jobs[s.JobName()] = true
 			}
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"sort"
 	"time"
 
@@ -126,22 +127,30 @@ func Arrays(cfg Config, inv *Inventory, packing *Packing) *runspec.Work {
 		loc := runspec.PlanLocation(cfg.Dest, inv.RunID, k)
 		filter := cfg.Filter
 		w.PlanFiles[loc] = &planfile.Plan{Version: planfile.Version, RunID: inv.RunID, Source: cfg.Source, Dest: cfg.Dest, Filter: &filter, Shards: part}
-		env := jobEnv(cfg, inv.RunID)
-		env[runspec.EnvPlan] = loc
-		j := runspec.Job{
+		w.Jobs = append(w.Jobs, sharded(runspec.Job{
 			Name:       runspec.JobName(inv.RunID, fmt.Sprintf("array-%03d", k), loc),
 			Parameters: map[string]string{"source": cfg.Source, "prefix": "", "dest": cfg.Dest},
 			Tags:       map[string]string{"quicklook-run": inv.RunID, "quicklook-plan": tagValue(loc)},
-			Env:        env,
-			ArraySize:  len(part),
-		}
-		if len(part) == 1 {
-			j.ArraySize = 0
-			env[runspec.EnvShard] = "0"
-		}
-		w.Jobs = append(w.Jobs, j)
+			Env:        jobEnv(cfg, inv.RunID),
+		}, loc, len(part)))
 	}
 	return w
+}
+
+// sharded makes j read the shards of the plan file at plan: an array job of
+// one child a shard, or a plain job of shard 0 when there is one (Batch's
+// arrays have two children at least). j's environment is copied.
+func sharded(j runspec.Job, plan string, shards int) runspec.Job {
+	env := map[string]string{}
+	maps.Copy(env, j.Env)
+	env[runspec.EnvPlan] = plan
+	delete(env, runspec.EnvShard)
+	j.Env, j.ArraySize = env, shards
+	if shards == 1 {
+		j.ArraySize = 0
+		j.Env[runspec.EnvShard] = "0"
+	}
+	return j
 }
 
 // jobEnv is what every job of a run is given: the operator's settings and

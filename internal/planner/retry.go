@@ -7,7 +7,6 @@ import (
 	"quicklook/internal/layout"
 	"quicklook/internal/planfile"
 	"quicklook/internal/runspec"
-	"quicklook/internal/storage"
 )
 
 // Retry is the work that reruns a run's failed jobs: a failed plain job
@@ -44,13 +43,9 @@ func Retry(ctx context.Context, rec *runspec.Record, states []runspec.State) (*r
 			continue
 		}
 		loc := j.Env[runspec.EnvPlan]
-		b, err := storage.ReadFile(ctx, loc, storage.OpenOptions{})
+		p, err := runspec.ReadPlan(ctx, loc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: reading its plan: %w", j.Name, err)
-		}
-		p, err := planfile.Parse(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", j.Name, err)
 		}
 		sub := *p
 		sub.Shards = nil
@@ -66,25 +61,13 @@ func Retry(ctx context.Context, rec *runspec.Record, states []runspec.State) (*r
 		retries++
 		subLoc := layout.At(rec.Dest, layout.RetryPlanFile(rec.RunID, retries))
 		w.PlanFiles[subLoc] = &sub
-		env := map[string]string{}
-		for k, v := range j.Env {
-			env[k] = v
-		}
-		env[runspec.EnvPlan] = subLoc
-		delete(env, runspec.EnvShard)
-		rj := runspec.Job{
+		w.Jobs = append(w.Jobs, sharded(runspec.Job{
 			Name:       runspec.JobName(rec.RunID, fmt.Sprintf("retry-%03d", retries), subLoc),
 			Parameters: j.Parameters,
 			Tags:       map[string]string{"quicklook-run": rec.RunID, "quicklook-plan": tagValue(subLoc), "quicklook-retry-of": j.Name},
-			Env:        env,
-			ArraySize:  len(sub.Shards),
+			Env:        j.Env,
 			RetryOf:    j.Name, RetryIndexes: indexes,
-		}
-		if len(sub.Shards) == 1 {
-			rj.ArraySize = 0
-			env[runspec.EnvShard] = "0"
-		}
-		w.Jobs = append(w.Jobs, rj)
+		}, subLoc, len(sub.Shards)))
 	}
 	return w, nil
 }

@@ -154,3 +154,13 @@ func (w *Work) WritePlan(ctx context.Context, j Job) error {
 	}
 	return nil
 }
+
+// ReadPlan reads the plan file at loc, as a job, a retry or a calibration
+// reading what a run planned.
+func ReadPlan(ctx context.Context, loc string) (*planfile.Plan, error) {
+	b, err := storage.ReadFile(ctx, loc, storage.OpenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return planfile.Parse(b)
+}
