@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"quicklook/internal/batchtest"
 	"quicklook/internal/planfile"
@@ -315,6 +316,25 @@ func TestLocalExecutorRunsEveryPrefixWithTheRetryPolicy(t *testing.T) {
 	if st.code != 1 || !strings.Contains(st.stdout, "8 jobs: 7 succeeded, 1 failed") ||
 		!strings.Contains(st.stdout, "images   8 done: 7 made, 0 up to date, 1 failed") {
 		t.Fatalf("status:\n%s", st.stdout)
+	}
+	// The run rebuilt the contact sheet's index when its jobs ended: status
+	// leaves it, and rebuilds one written before the last job finished.
+	index := filepath.Join(dst, "_quicklook", "index.html")
+	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	written := func() time.Time {
+		fi, err := os.Stat(index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.ModTime()
+	}
+	before := written()
+	if runSubmit(t, "status", "--run", "loc1", "--dest", dst); !written().Equal(before) {
+		t.Error("status rebuilt an index written after the run's jobs ended")
+	}
+	os.Chtimes(index, old, old)
+	if runSubmit(t, "status", "--run", "loc1", "--dest", dst); written().Equal(old) {
+		t.Error("status left an index written before the run's jobs ended")
 	}
 	// Retry reruns only the failed job (which is still broken).
 	rt := runSubmit(t, "retry", "--run", "loc1", "--dest", dst, "--job-bin", wrapper, "--log-dir", filepath.Join(dst, "logs"))

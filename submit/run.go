@@ -227,7 +227,7 @@ func submit(ctx context.Context, exec runspec.Executor, rec *runspec.Record, wor
 		fmt.Printf("watch it: submit status --run %s --dest %s --watch\n", rec.RunID, rec.Dest)
 		return nil
 	}
-	rebuildContactSheet(ctx, rec.Dest)
+	rebuildContactSheet(ctx, rec.Dest, time.Time{})
 	fmt.Printf("run %s: %d of %d jobs succeeded in %.1fs; logs in %s\n", rec.RunID, len(work.Jobs)-len(out.Failed), len(work.Jobs),
 		time.Since(started).Seconds(), out.Logs)
 	for _, f := range out.Failed {
@@ -244,10 +244,15 @@ func submit(ctx context.Context, exec runspec.Executor, rec *runspec.Record, wor
 }
 
 // rebuildContactSheet makes the front page hold every job of the
-// destination once a run's jobs have ended.
-func rebuildContactSheet(ctx context.Context, dest string) {
+// destination once a run's jobs have ended, unless it was written after
+// unlessAfter (the last job's finish; zero: rebuild).
+func rebuildContactSheet(ctx context.Context, dest string, unlessAfter time.Time) {
 	st, err := storage.Open(ctx, dest, storage.OpenOptions{})
 	if err != nil {
+		return
+	}
+	if !unlessAfter.IsZero() && !contactsheet.IndexBefore(ctx, st, unlessAfter) {
+		fmt.Printf("contact sheet: %s%s\n", st.URL(), contactsheet.Index)
 		return
 	}
 	if err := contactsheet.RebuildIndex(ctx, st); err == nil {

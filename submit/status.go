@@ -87,7 +87,7 @@ func statusCommand() *cli.Command {
 				}
 				if over {
 					// Every job is over: make sure the contact sheet holds them all.
-					rebuildContactSheet(c.Context, rec.Dest)
+					rebuildContactSheet(c.Context, rec.Dest, account.Last)
 				}
 				if !c.Bool("watch") || over {
 					if r.Failed() > 0 {

@@ -16,9 +16,11 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"quicklook/internal/layout"
 	"quicklook/internal/manifest"
+	"quicklook/internal/parallel"
 	"quicklook/internal/storage"
 )
 
@@ -141,6 +143,14 @@ func Write(ctx context.Context, dest storage.Store, sourceURL string, sum manife
 // submitter calls this once a run is over.
 func RebuildIndex(ctx context.Context, dest storage.Store) error { return writeIndex(ctx, dest) }
 
+// IndexBefore reports whether the index is missing or was written before t
+// (the last job's finish): a finished run's index is rebuilt once, not at
+// every look at the run.
+func IndexBefore(ctx context.Context, dest storage.Store, t time.Time) bool {
+	o, err := dest.Stat(ctx, Index)
+	return err != nil || o.ModTime.Before(t)
+}
+
 // writeIndex gathers every job's digest into the index.
 func writeIndex(ctx context.Context, dest storage.Store) error {
 	var keys []string
@@ -153,19 +163,25 @@ func writeIndex(ctx context.Context, dest storage.Store) error {
 	if err != nil {
 		return err
 	}
-	var secs []section
-	for _, k := range keys {
-		rc, err := dest.Get(ctx, k)
+	// A run of thousands of jobs has as many digests: read them side by side.
+	read := make([]*section, len(keys))
+	parallel.Each(len(keys), 16, func(i int) {
+		rc, err := dest.Get(ctx, keys[i])
 		if err != nil {
-			continue // written by a job that is being replaced right now
+			return // written by a job that is being replaced right now
 		}
 		var d Digest
 		err = json.NewDecoder(rc).Decode(&d)
 		rc.Close()
-		if err != nil {
-			continue
+		if err == nil {
+			read[i] = &section{Digest: d, Page: relURL(Index, d.Page), Grouped: byFolder(d.Thumbs)}
 		}
-		secs = append(secs, section{Digest: d, Page: relURL(Index, d.Page), Grouped: byFolder(d.Thumbs)})
+	})
+	var secs []section
+	for _, s := range read {
+		if s != nil {
+			secs = append(secs, *s)
+		}
 	}
 	sort.Slice(secs, func(i, j int) bool { return secs[i].Label < secs[j].Label })
 	return put(ctx, dest, Index, page{Self: Index, Title: "quicklook contact sheet", Sections: secs})
