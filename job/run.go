@@ -233,9 +233,7 @@ func configure(c *cli.Context, log *slog.Logger) (engine.Config, error) {
 	if plan != render.PlanAuto && plan != render.PlanSparse && plan != render.PlanBulk {
 		return cfg, fmt.Errorf("--read-plan %q: auto, sparse or bulk", plan)
 	}
-	policy := render.ReadPolicy{Plan: plan, RequestUSD: prices.GET / 1000, VCPUSecondUSD: prices.VCPUSecond(),
-		Latency: time.Duration(prices.LatencyMS * float64(time.Millisecond)), BandwidthBps: prices.BandwidthMBps * 1e6}
-	renderer, err := startRenderer(c, log, src, filter.Extensions, policy)
+	renderer, err := startRenderer(c, log, src, filter.Extensions, render.PolicyFrom(plan, prices))
 	if err != nil {
 		return cfg, err
 	}

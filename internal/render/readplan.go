@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"quicklook/internal/pricing"
 )
 
 // ReadPolicy decides how the bytes an image needs are fetched, by price:
@@ -27,10 +29,19 @@ const (
 	PlanBulk   = "bulk"
 )
 
+// PolicyFrom is the read plan (auto, sparse or bulk) priced at p: a GET,
+// and a vCPU held for the time a read waits.
+func PolicyFrom(plan string, p pricing.Prices) ReadPolicy {
+	return ReadPolicy{Plan: plan, RequestUSD: p.GET / 1000, VCPUSecondUSD: p.VCPUSecond(),
+		Latency: time.Duration(p.LatencyMS * float64(time.Millisecond)), BandwidthBps: p.BandwidthMBps * 1e6}
+}
+
 // DefaultReadPolicy prices requests and time at S3 and Spot list prices.
-func DefaultReadPolicy() ReadPolicy {
-	return ReadPolicy{Plan: PlanAuto, RequestUSD: 0.0004 / 1000, VCPUSecondUSD: 0.015 / 3600,
-		Latency: 30 * time.Millisecond, BandwidthBps: 100e6}
+func DefaultReadPolicy() ReadPolicy { return PolicyFrom(PlanAuto, pricing.Default()) }
+
+// breakEven is how many bytes of waiting one request costs as much as.
+func (pol ReadPolicy) breakEven() float64 {
+	return pol.RequestUSD / pol.VCPUSecondUSD * pol.BandwidthBps
 }
 
 // Sizes of the two plans' requests.
@@ -159,8 +170,7 @@ func (pol ReadPolicy) firstRead() int64 {
 	if pol.Plan == PlanSparse || pol.VCPUSecondUSD <= 0 {
 		return 0
 	}
-	breakEven := pol.RequestUSD / pol.VCPUSecondUSD * pol.BandwidthBps
-	return min(int64(breakEven/4), 2<<20)
+	return min(int64(pol.breakEven()/4), 2<<20)
 }
 
 // estimate prices a plan: its requests, and the vCPU held while it waits

@@ -174,8 +174,7 @@ func wholeFirst(key string, size int64, pol ReadPolicy) bool {
 		return false
 	}
 	// One request saved is worth this many bytes of the vCPU's waiting.
-	breakEven := pol.RequestUSD / pol.VCPUSecondUSD * pol.BandwidthBps
-	return float64(size) < breakEven
+	return float64(size) < pol.breakEven()
 }
 
 // imageOrientation is how the picture is to be turned: its EXIF or TIFF
