@@ -240,6 +240,14 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%s: exit %d, want 2 (%s)", name, r.code, r.stderr)
 		}
 	}
+	// Array sizing is refused before any listing: this source does not exist.
+	missing := filepath.Join(t.TempDir(), "nowhere")
+	for _, cmd := range []string{"plan", "run"} {
+		r := runSubmit(t, cmd, "--source", missing, "--dest", t.TempDir(), "--array", "--shard-minutes", "0")
+		if r.code != 2 || !strings.Contains(r.stderr, "--shard-minutes must be positive") {
+			t.Errorf("%s --array --shard-minutes 0: exit %d: %s", cmd, r.code, r.stderr)
+		}
+	}
 }
 
 // The local executor, end to end with the real job: every prefix done, a

@@ -58,6 +58,10 @@ func configFrom(c *cli.Context) (planner.Config, error) {
 	if cfg.Source == "" {
 		return cfg, usageError{errors.New("--source is required")}
 	}
+	// Checked before any listing: planning NAIP lists 1.3 M keys first.
+	if c.Bool("array") && (c.Float64("shard-minutes") <= 0 || c.Int("job-vcpus") < 1 || c.Int("max-vcpus") < c.Int("job-vcpus")) {
+		return cfg, usageError{errors.New("--shard-minutes must be positive and --max-vcpus at least --job-vcpus (at least 1)")}
+	}
 	var err error
 	if cfg.Prices, err = flagset.PricesFrom(c); err != nil {
 		return cfg, usageError{err}
@@ -279,9 +283,6 @@ func printInventory(inv *planner.Inventory, maxVCPUs int) {
 
 // pack cuts the counted run into array children by predicted cost.
 func pack(ctx context.Context, c *cli.Context, cfg planner.Config, inv *planner.Inventory, src storage.Store) (*planner.Packing, error) {
-	if c.Float64("shard-minutes") <= 0 || c.Int("job-vcpus") < 1 || c.Int("max-vcpus") < c.Int("job-vcpus") {
-		return nil, usageError{errors.New("--shard-minutes must be positive and --max-vcpus at least --job-vcpus (at least 1)")}
-	}
 	return planner.PackByCost(ctx, inv, src, cfg, c.Float64("shard-minutes"), c.Int("job-vcpus"), c.Int("max-vcpus"))
 }
 
