@@ -16,6 +16,12 @@ trap 'scripts/s3-server.sh stop' EXIT
 eval "$(scripts/s3-server.sh env)"
 
 go test -count=1 -timeout 15m ./...
+# The packages that share state between goroutines, again under the race
+# detector (about 40 s): the executor's progress, the bounded loops, the
+# read cache, storage's counters, the planner and the engine.
+go test -race -count=1 ./internal/localexec ./internal/parallel ./internal/progress ./internal/runreport \
+	./internal/storage ./internal/planner ./internal/engine
+go test -race -count=1 -run 'Cache|ReadPlan|Prefetch' ./internal/render
 
 # Short fuzz runs (every seed corpus ran above as ordinary tests): key
 # mapping, manifest parsing, and rendering as the job renders (in render

@@ -85,12 +85,13 @@ func Run(ctx context.Context, tasks []Task, o Options) []Result {
 	results := make([]Result, len(tasks))
 	var mu sync.Mutex
 	counts := Counts{Total: len(tasks)}
+	// Reported under the lock: the callback sees the counts in order and is
+	// never called twice at once (a progress line keeps state).
 	report := func(f func(*Counts)) {
 		mu.Lock()
+		defer mu.Unlock()
 		f(&counts)
-		c := counts
-		mu.Unlock()
-		o.Progress(c)
+		o.Progress(counts)
 	}
 	report(func(*Counts) {})
 	sem := make(chan struct{}, o.Parallel)
