@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"testing"
@@ -181,4 +183,30 @@ func listKeys(t *testing.T, s Store, prefix, delim string) []string {
 		t.Fatalf("list %q %q: %v", prefix, delim, err)
 	}
 	return out
+}
+
+// Requests are billed by what S3 charges them as, whoever counts them (the
+// SDK's transport here, the benchmark from its proxy's log).
+func TestBilledAs(t *testing.T) {
+	copyHeader := http.Header{"X-Amz-Copy-Source": {"b/k"}}
+	for _, c := range []struct {
+		method, query string
+		header        http.Header
+		want          Requests
+	}{
+		{"GET", "", nil, Requests{GET: 1}},
+		{"GET", "list-type=2&prefix=a%2F", nil, Requests{LIST: 1}},
+		{"HEAD", "", nil, Requests{HEAD: 1}},
+		{"PUT", "", nil, Requests{PUT: 1}},
+		{"PUT", "", copyHeader, Requests{COPY: 1}},
+		{"POST", "delete", nil, Requests{DELETE: 1}},
+		{"POST", "uploads", nil, Requests{PUT: 1}},
+		{"DELETE", "", nil, Requests{DELETE: 1}},
+		{"OPTIONS", "", nil, Requests{GET: 1}},
+	} {
+		q, _ := url.ParseQuery(c.query)
+		if got := BilledAs(c.method, q, c.header); got != c.want {
+			t.Errorf("%s ?%s %v: %+v, want %+v", c.method, c.query, c.header, got, c.want)
+		}
+	}
 }

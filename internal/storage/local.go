@@ -110,7 +110,7 @@ func (l *Local) List(ctx context.Context, prefix, delimiter string, fn func(Entr
 		return fn(e)
 	}
 	// As S3 would bill it: a request per page of 1,000 entries.
-	defer func() { count(ctx, kindLIST, int64(max(1, (entries+999)/1000))) }()
+	defer func() { count(ctx, Requests{LIST: int64(max(1, (entries+999)/1000))}) }()
 	w := lister{l: l, ctx: ctx, prefix: prefix, delim: delimiter, fn: counted}
 	// Start in the deepest folder the prefix names whole.
 	start := prefix[:strings.LastIndex(prefix, "/")+1]
@@ -245,7 +245,7 @@ func (l *Local) ReadAt(ctx context.Context, key string, p []byte, off int64) (in
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	count(ctx, kindGET, 1)
+	count(ctx, Requests{GET: 1})
 	f, err := os.Open(l.path(key))
 	if err != nil {
 		return 0, l.opErr("read", key, err)
@@ -264,7 +264,7 @@ func (l *Local) Stream(ctx context.Context, key string, off, n int64, fn func([]
 	if err := l.checkKey(key); err != nil {
 		return l.opErr("read", key, err)
 	}
-	count(ctx, kindGET, 1)
+	count(ctx, Requests{GET: 1})
 	f, err := os.Open(l.path(key))
 	if err != nil {
 		return l.opErr("read", key, err)
@@ -304,7 +304,7 @@ func (l *Local) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err := l.checkKey(key); err != nil {
 		return nil, l.opErr("get", key, err)
 	}
-	count(ctx, kindGET, 1)
+	count(ctx, Requests{GET: 1})
 	f, err := os.Open(l.path(key))
 	if err != nil {
 		return nil, l.opErr("get", key, err)
@@ -327,7 +327,7 @@ func (l *Local) Stat(ctx context.Context, key string) (Object, error) {
 	if err := l.checkKey(key); err != nil {
 		return Object{}, l.opErr("stat", key, err)
 	}
-	count(ctx, kindHEAD, 1)
+	count(ctx, Requests{HEAD: 1})
 	info, err := os.Stat(l.path(key))
 	if err == nil && !info.Mode().IsRegular() {
 		err = fs.ErrNotExist
@@ -358,7 +358,7 @@ func (l *Local) Put(ctx context.Context, key string, data []byte, opts PutOption
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	count(ctx, kindPUT, 1)
+	count(ctx, Requests{PUT: 1})
 	countBytes(ctx, 0, int64(len(data)))
 	return l.write("put", key, data, opts)
 }
@@ -385,7 +385,7 @@ func (l *Local) Copy(ctx context.Context, from, key string, opts PutOptions) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	count(ctx, kindCOPY, 1)
+	count(ctx, Requests{COPY: 1})
 	data, err := os.ReadFile(l.path(from))
 	if err != nil {
 		return l.opErr("copy", from, err)
@@ -425,7 +425,7 @@ func (l *Local) writeAtomic(path string, data []byte) error {
 // Delete implements Store. Folders left empty are removed, since a bucket
 // has no empty folders either.
 func (l *Local) Delete(ctx context.Context, keys ...string) error {
-	count(ctx, kindDELETE, int64((len(keys)+999)/1000)) // as S3's batches of 1,000
+	count(ctx, Requests{DELETE: int64((len(keys) + 999) / 1000)}) // as S3's batches of 1,000
 	for _, key := range keys {
 		if err := l.checkKey(key); err != nil {
 			return l.opErr("delete", key, err)

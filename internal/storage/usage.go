@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -93,64 +94,36 @@ func (u *Usage) Add(c Counts) {
 	}
 }
 
-// Request kinds.
-const (
-	kindGET = iota
-	kindHEAD
-	kindPUT
-	kindLIST
-	kindDELETE
-	kindCOPY
-)
-
-func count(ctx context.Context, kind int, n int64) {
-	var c Counts
-	switch kind {
-	case kindGET:
-		c.Requests.GET = n
-	case kindHEAD:
-		c.Requests.HEAD = n
-	case kindPUT:
-		c.Requests.PUT = n
-	case kindLIST:
-		c.Requests.LIST = n
-	case kindDELETE:
-		c.Requests.DELETE = n
-	case kindCOPY:
-		c.Requests.COPY = n
-	}
-	UsageOf(ctx).Add(c)
-}
+func count(ctx context.Context, r Requests) { UsageOf(ctx).Add(Counts{Requests: r}) }
 
 func countBytes(ctx context.Context, read, written int64) {
 	UsageOf(ctx).Add(Counts{BytesRead: read, BytesWritten: written})
 }
 
-// requestKind is how S3 bills an HTTP request.
-func requestKind(r *http.Request) int {
-	q := r.URL.Query()
-	switch r.Method {
+// BilledAs is how S3 bills one HTTP request: as a GET (and every other
+// kind it does not name), HEAD, PUT (and POST), LIST, DELETE or COPY.
+func BilledAs(method string, query url.Values, header http.Header) Requests {
+	switch method {
 	case http.MethodHead:
-		return kindHEAD
+		return Requests{HEAD: 1}
 	case http.MethodGet:
-		if q.Has("list-type") {
-			return kindLIST
+		if query.Has("list-type") {
+			return Requests{LIST: 1}
 		}
-		return kindGET
 	case http.MethodPut:
-		if r.Header.Get("X-Amz-Copy-Source") != "" {
-			return kindCOPY
+		if header.Get("X-Amz-Copy-Source") != "" {
+			return Requests{COPY: 1}
 		}
-		return kindPUT
+		return Requests{PUT: 1}
 	case http.MethodDelete:
-		return kindDELETE
+		return Requests{DELETE: 1}
 	case http.MethodPost:
-		if q.Has("delete") {
-			return kindDELETE
+		if query.Has("delete") {
+			return Requests{DELETE: 1}
 		}
-		return kindPUT
+		return Requests{PUT: 1}
 	}
-	return kindGET
+	return Requests{GET: 1}
 }
 
 // countingClient counts each HTTP request the SDK sends (every attempt: each
@@ -158,6 +131,6 @@ func requestKind(r *http.Request) int {
 type countingClient struct{ next s3.HTTPClient }
 
 func (c countingClient) Do(r *http.Request) (*http.Response, error) {
-	count(r.Context(), requestKind(r), 1)
+	count(r.Context(), BilledAs(r.Method, r.URL.Query(), r.Header))
 	return c.next.Do(r)
 }

@@ -257,20 +257,7 @@ func countRequests(reqs []s3proxy.Request) storage.Requests {
 	var out storage.Requests
 	for _, r := range reqs {
 		q, _ := url.ParseQuery(r.RawQuery)
-		switch {
-		case r.Method == http.MethodGet && q.Has("list-type"):
-			out.LIST++
-		case r.Method == http.MethodGet:
-			out.GET++
-		case r.Method == http.MethodHead:
-			out.HEAD++
-		case r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "":
-			out.COPY++
-		case r.Method == http.MethodPost && q.Has("delete"), r.Method == http.MethodDelete:
-			out.DELETE++
-		default:
-			out.PUT++
-		}
+		out.Add(storage.BilledAs(r.Method, q, r.Header))
 	}
 	return out
 }
