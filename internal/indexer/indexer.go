@@ -54,31 +54,41 @@ func URL(base string, p naming.Profile, sourceKey string) string {
 // thumbnail, keeps its content unchanged.
 func Filter(r io.Reader, w io.Writer, o Options) (Stats, error) {
 	var st Stats
+	err := eachDocument(r, w, "entry", func(raw json.RawMessage) ([]byte, error) {
+		st.Entries++
+		return o.point(raw, &st)
+	})
+	return st, err
+}
+
+// eachDocument reads JSON documents from r one after another (a document, a
+// stream of them, or one a line) and writes what fn makes of each to w,
+// compact, one a line. Errors name the document by its number, as a what.
+func eachDocument(r io.Reader, w io.Writer, what string, fn func(json.RawMessage) ([]byte, error)) error {
 	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<20))
 	dec.UseNumber()
 	out := bufio.NewWriter(w)
 	defer out.Flush()
-	for {
+	for n := 1; ; n++ {
 		var raw json.RawMessage
 		err := dec.Decode(&raw)
 		if err == io.EOF {
-			return st, nil
+			return nil
 		}
 		if err != nil {
-			return st, fmt.Errorf("entry %d: %w", st.Entries+1, err)
+			return fmt.Errorf("%s %d: %w", what, n, err)
 		}
-		st.Entries++
-		res, err := o.point(raw, &st)
+		res, err := fn(raw)
 		if err != nil {
-			return st, fmt.Errorf("entry %d: %w", st.Entries, err)
+			return fmt.Errorf("%s %d: %w", what, n, err)
 		}
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, res); err != nil {
-			return st, err
+			return err
 		}
 		compact.WriteByte('\n')
 		if _, err := out.Write(compact.Bytes()); err != nil {
-			return st, err
+			return err
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package indexer
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -45,50 +44,39 @@ func FilterSTAC(r io.Reader, w io.Writer, o STACOptions) (STACStats, error) {
 	if len(o.Profiles) == 0 {
 		o.Profiles = []naming.Profile{naming.DefaultProfile}
 	}
-	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<20))
-	dec.UseNumber()
-	out := bufio.NewWriter(w)
-	defer out.Flush()
-	for doc := 1; ; doc++ {
+	err := eachDocument(r, w, "document", func(raw json.RawMessage) ([]byte, error) {
 		var v any
-		err := dec.Decode(&v)
-		if err == io.EOF {
-			return st, nil
-		}
-		if err != nil {
-			return st, fmt.Errorf("document %d: %w", doc, err)
+		d := json.NewDecoder(bytes.NewReader(raw))
+		d.UseNumber()
+		if err := d.Decode(&v); err != nil {
+			return nil, err
 		}
 		root, ok := v.(map[string]any)
 		if !ok {
-			return st, fmt.Errorf("document %d: not a JSON object", doc)
+			return nil, fmt.Errorf("not a JSON object")
 		}
 		switch root["type"] {
 		case "Feature":
 			if err := o.point(root, &st); err != nil {
-				return st, fmt.Errorf("document %d: %w", doc, err)
+				return nil, err
 			}
 		case "FeatureCollection":
 			features, _ := root["features"].([]any)
 			for _, f := range features {
 				item, ok := f.(map[string]any)
 				if !ok || item["type"] != "Feature" {
-					return st, fmt.Errorf("document %d: a feature that is not a STAC Item", doc)
+					return nil, fmt.Errorf("a feature that is not a STAC Item")
 				}
 				if err := o.point(item, &st); err != nil {
-					return st, fmt.Errorf("document %d, item %v: %w", doc, item["id"], err)
+					return nil, fmt.Errorf("item %v: %w", item["id"], err)
 				}
 			}
 		default:
-			return st, fmt.Errorf("document %d: type %v: want a STAC Item (Feature) or ItemCollection (FeatureCollection)", doc, root["type"])
+			return nil, fmt.Errorf("type %v: want a STAC Item (Feature) or ItemCollection (FeatureCollection)", root["type"])
 		}
-		b, err := marshal(root)
-		if err != nil {
-			return st, err
-		}
-		if _, err := out.Write(append(b, '\n')); err != nil {
-			return st, err
-		}
-	}
+		return marshal(root)
+	})
+	return st, err
 }
 
 // marshal writes JSON without escaping <, > and & (hrefs keep their &).
