@@ -179,21 +179,23 @@ func wholeFirst(key string, size int64, pol ReadPolicy) bool {
 
 // imageOrientation is how the picture is to be turned: its EXIF or TIFF
 // orientation (a georeferenced TIFF is drawn as its georeferencing says).
-func imageOrientation(ds *godal.Dataset, driver string, sn imagehead.Header) int {
+func imageOrientation(ds *godal.Dataset, driver string, sn imagehead.Header, georeferenced bool) int {
 	o := sn.Orientation
 	if o == 0 {
 		o, _ = strconv.Atoi(strings.TrimSpace(ds.Metadata("EXIF_Orientation")))
 	}
-	if driver == "GTiff" {
-		if _, err := ds.GeoTransform(); err == nil || len(ds.GCPs()) > 0 {
-			return 1
-		}
+	if driver == "GTiff" && georeferenced {
+		return 1
 	}
 	if o < 1 || o > 8 {
 		return 1
 	}
 	return o
 }
+
+// pictureOf names the picture an output is made from: outputs with the
+// same bands and stretch share one.
+func pictureOf(p naming.Profile) string { return p.Bands + "|" + p.Scale }
 
 // cutOut returns the image GDAL is to read instead of the object's bytes,
 // when the image is intact but its container keeps GDAL from it: an
@@ -334,7 +336,7 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 	}
 
 	driver := ds.Driver().ShortName()
-	orientation := imageOrientation(ds, driver, sn)
+	orientation := imageOrientation(ds, driver, sn, pick.georeferenced)
 	// Each output's size is reckoned on the picture as shown (turned by
 	// its orientation); the read covers the largest of them, once.
 	dispW, dispH := st.SizeX, st.SizeY
@@ -360,19 +362,24 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 		return nil, err
 	}
 
+	// Each output's settings (the run's, with its own over them).
+	popts := make([]Options, len(opt.Profiles))
+	for i, p := range opt.Profiles {
+		if popts[i], err = opt.For(p); err != nil {
+			return nil, err
+		}
+	}
 	// Outputs that override the bands or the stretch get a picture of
 	// their own, from the same level: the bytes come from the read cache.
 	pictures := map[string]rgba{}
-	for _, p := range opt.Profiles {
-		group := p.Bands + "|" + p.Scale
+	for i, p := range opt.Profiles {
+		group := pictureOf(p)
 		if _, done := pictures[group]; done {
 			continue
 		}
 		gopt, gpick := opt, pick
 		if p.Bands != "" || p.Scale != "" {
-			if gopt, err = opt.For(p); err != nil {
-				return nil, err
-			}
+			gopt = popts[i]
 			if gpick, err = chooseBands(ds, gopt.Bands); err != nil {
 				var de *Error
 				if errors.As(err, &de) {
@@ -380,7 +387,6 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 				}
 				return nil, err
 			}
-			gpick.georeferenced = pick.georeferenced
 		}
 		img, err := readPicture(ds, gpick, lvl, maxW, maxH, gopt, diag, func(ranges [][2]int64) error {
 			p, err := cache.Prefetch(key, ranges)
@@ -418,16 +424,12 @@ func Render(ctx context.Context, src Source, key string, siblings []string, opt 
 	res := &Result{Width: st.SizeX, Height: st.SizeY, Level: lvl.index, LevelWidth: lvl.w, LevelHeight: lvl.h, ReadPlan: plan.why,
 		Layout: layout}
 	for i, p := range opt.Profiles {
-		out := orient(resize(pictures[p.Bands+"|"+p.Scale], targets[i].sw, targets[i].sh), orientation)
+		out := orient(resize(pictures[pictureOf(p)], targets[i].sw, targets[i].sh), orientation)
 		if p.Cover() {
 			x, y := p.Crop(out.w, out.h)
 			out = crop(out, x, y, p.Width, p.Height)
 		}
-		popt, err := opt.For(p)
-		if err != nil {
-			return nil, err
-		}
-		data, err := encode(out, p.Format, popt)
+		data, err := encode(out, p.Format, popts[i])
 		if err != nil {
 			return nil, err
 		}
