@@ -200,9 +200,10 @@ func (c *Config) worklist(ctx context.Context, l *listing, destObjs map[string]s
 	for _, src := range l.sources {
 		it := &item{obj: src, siblings: l.siblingsOf(src.Key), sizes: map[string]int64{src.Key: src.Size},
 			usage: storage.NewUsage(storage.UsageOf(ctx))}
+		r, _ := c.rangeOf(src.Key)
 		for _, s := range it.siblings {
 			it.sizes[s] = l.sizes[s]
-			if r, _ := c.rangeOf(src.Key); c.Filter.Kind(r.Prefix, s) == sources.Sidecar {
+			if c.Filter.Kind(r.Prefix, s) == sources.Sidecar {
 				it.parts = append(it.parts, s)
 			}
 		}

@@ -20,21 +20,30 @@ func env(name string) []string { return []string{"QUICKLOOK_" + name} }
 // QUICKLOOK_PRICE_* variable) per price over it.
 func Prices() []cli.Flag {
 	d := pricing.Default()
-	f := func(name, envName string, v float64, usage string, aliases ...string) cli.Flag {
-		return &cli.Float64Flag{Name: name, Aliases: aliases, EnvVars: env(envName), Value: v, Usage: usage, Category: "Prices"}
-	}
-	return []cli.Flag{
+	flags := []cli.Flag{
 		&cli.StringFlag{Name: "prices", EnvVars: env("PRICES"), Usage: "JSON file of prices (get_per_1000, put_per_1000, list_per_1000, head_per_1000, delete_per_1000, copy_per_1000, vcpu_hour, latency_ms, bandwidth_mbps); flags below override it", Category: "Prices"},
-		f("price-get", "PRICE_GET", d.GET, "USD per 1,000 GET requests"),
-		f("price-head", "PRICE_HEAD", d.HEAD, "USD per 1,000 HEAD requests"),
-		f("price-put", "PRICE_PUT", d.PUT, "USD per 1,000 PUT (and POST) requests"),
-		f("price-list", "PRICE_LIST", d.LIST, "USD per 1,000 LIST requests"),
-		f("price-delete", "PRICE_DELETE", d.DELETE, "USD per 1,000 DELETE requests"),
-		f("price-copy", "PRICE_COPY", d.COPY, "USD per 1,000 COPY requests"),
-		f("price-vcpu-hour", "PRICE_VCPU_HOUR", d.VCPUHour, "USD per vCPU-hour (Spot; on-demand is about three times more)", "vcpu-hour-price"),
-		f("latency-ms", "LATENCY_MS", d.LatencyMS, "a storage request's time to first byte, for pricing the time a read plan waits"),
-		f("bandwidth-mbps", "BANDWIDTH_MBPS", d.BandwidthMBps, "MB/s one job's reads draw in all, for pricing the time a read plan waits"),
 	}
+	for _, pf := range priceFlags {
+		flags = append(flags, &cli.Float64Flag{Name: pf.name, Aliases: pf.aliases, EnvVars: env(pf.env), Value: *pf.field(&d), Usage: pf.usage, Category: "Prices"})
+	}
+	return flags
+}
+
+// priceFlags are the flags of each price, in the order --help lists them.
+var priceFlags = []struct {
+	name, env, usage string
+	field            func(*pricing.Prices) *float64
+	aliases          []string
+}{
+	{"price-get", "PRICE_GET", "USD per 1,000 GET requests", func(p *pricing.Prices) *float64 { return &p.GET }, nil},
+	{"price-head", "PRICE_HEAD", "USD per 1,000 HEAD requests", func(p *pricing.Prices) *float64 { return &p.HEAD }, nil},
+	{"price-put", "PRICE_PUT", "USD per 1,000 PUT (and POST) requests", func(p *pricing.Prices) *float64 { return &p.PUT }, nil},
+	{"price-list", "PRICE_LIST", "USD per 1,000 LIST requests", func(p *pricing.Prices) *float64 { return &p.LIST }, nil},
+	{"price-delete", "PRICE_DELETE", "USD per 1,000 DELETE requests", func(p *pricing.Prices) *float64 { return &p.DELETE }, nil},
+	{"price-copy", "PRICE_COPY", "USD per 1,000 COPY requests", func(p *pricing.Prices) *float64 { return &p.COPY }, nil},
+	{"price-vcpu-hour", "PRICE_VCPU_HOUR", "USD per vCPU-hour (Spot; on-demand is about three times more)", func(p *pricing.Prices) *float64 { return &p.VCPUHour }, []string{"vcpu-hour-price"}},
+	{"latency-ms", "LATENCY_MS", "a storage request's time to first byte, for pricing the time a read plan waits", func(p *pricing.Prices) *float64 { return &p.LatencyMS }, nil},
+	{"bandwidth-mbps", "BANDWIDTH_MBPS", "MB/s one job's reads draw in all, for pricing the time a read plan waits", func(p *pricing.Prices) *float64 { return &p.BandwidthMBps }, nil},
 }
 
 // PricesFrom reads the price flags: defaults, then the file, then each flag
@@ -47,11 +56,9 @@ func PricesFrom(c *cli.Context) (pricing.Prices, error) {
 			return p, fmt.Errorf("--prices: %w", err)
 		}
 	}
-	for name, dst := range map[string]*float64{"price-get": &p.GET, "price-head": &p.HEAD, "price-put": &p.PUT,
-		"price-list": &p.LIST, "price-delete": &p.DELETE, "price-copy": &p.COPY, "price-vcpu-hour": &p.VCPUHour,
-		"latency-ms": &p.LatencyMS, "bandwidth-mbps": &p.BandwidthMBps} {
-		if c.IsSet(name) {
-			*dst = c.Float64(name)
+	for _, pf := range priceFlags {
+		if c.IsSet(pf.name) {
+			*pf.field(&p) = c.Float64(pf.name)
 		}
 	}
 	return p, p.Check()
