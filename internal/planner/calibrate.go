@@ -18,20 +18,22 @@ import (
 // prefix, picked evenly through its listing, into scratch (a destination
 // location): one shard a prefix, each image a one-key range.
 func CalibrationWork(ctx context.Context, cfg Config, inv *Inventory, src storage.Store, n int, scratch string) (*runspec.Work, error) {
-	var shards []planfile.Shard
+	var counted []string
 	for _, s := range inv.Prefixes {
-		if s.Objects == 0 {
-			continue
+		if s.Objects > 0 {
+			counted = append(counted, s.Prefix)
 		}
+	}
+	shards, err := forEach(ctx, counted, listParallel(cfg), func(prefix string) ([]planfile.Shard, error) {
 		var keys []string
-		err := src.List(ctx, s.Prefix, "", func(e storage.Entry) error {
-			if cfg.Filter.Kind(s.Prefix, e.Key) == sources.Image {
+		err := src.List(ctx, prefix, "", func(e storage.Entry) error {
+			if cfg.Filter.Kind(prefix, e.Key) == sources.Image {
 				keys = append(keys, e.Key)
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("listing %s: %w", s.Prefix, err)
+			return nil, fmt.Errorf("listing %s: %w", prefix, err)
 		}
 		var sh planfile.Shard
 		for i := 0; i < min(n, len(keys)); i++ {
@@ -39,7 +41,10 @@ func CalibrationWork(ctx context.Context, cfg Config, inv *Inventory, src storag
 			sh.Ranges = append(sh.Ranges, planfile.Range{Prefix: k, Until: k})
 			sh.Objects++
 		}
-		shards = append(shards, sh)
+		return []planfile.Shard{sh}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(shards) == 0 {
 		return nil, fmt.Errorf("no images to calibrate with")

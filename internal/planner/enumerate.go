@@ -54,7 +54,7 @@ func Enumerate(ctx context.Context, st storage.Store, o EnumerateOptions) ([]str
 		return nil, fmt.Errorf("depth must be at least 1")
 	}
 	if o.Parallel <= 0 {
-		o.Parallel = 8
+		o.Parallel = defaultListParallel
 	}
 	level := []string{o.Root}
 	for d := 0; d < o.Depth; d++ {
@@ -91,6 +91,17 @@ func Enumerate(ctx context.Context, st storage.Store, o EnumerateOptions) ([]str
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// defaultListParallel is how many listings planning keeps in flight
+// unless told (--list-parallel).
+const defaultListParallel = 8
+
+func listParallel(cfg Config) int {
+	if cfg.Enumerate.Parallel > 0 {
+		return cfg.Enumerate.Parallel
+	}
+	return defaultListParallel
 }
 
 // forEach runs fn over items, parallel at most n, and concatenates the

@@ -60,12 +60,18 @@ func PackByCost(ctx context.Context, inv *Inventory, src storage.Store, cfg Conf
 		return nil, fmt.Errorf("packing by cost needs counted prefixes and their estimates")
 	}
 	target := childMinutes * 60 * float64(jobVCPUs)
-	var pieces []costed
-	var total float64
+	counted := map[string]Sized{}
+	var prefixes []string
 	for _, s := range inv.Prefixes {
-		if s.Objects == 0 {
-			continue
+		if s.Objects > 0 {
+			counted[s.Prefix] = s
+			prefixes = append(prefixes, s.Prefix)
 		}
+	}
+	// A prefix dearer than a quarter child is cut by listing it again: the
+	// listings run side by side, as the count's did.
+	pieces, err := forEach(ctx, prefixes, listParallel(cfg), func(prefix string) ([]costed, error) {
+		s := counted[prefix]
 		perByte, perImage := rate(inv, s)
 		cost := func(p Sized) float64 { return perByte*float64(p.Bytes) + perImage*float64(p.Objects) }
 		parts := []Sized{s}
@@ -75,10 +81,18 @@ func PackByCost(ctx context.Context, inv *Inventory, src storage.Store, cfg Conf
 				return nil, fmt.Errorf("splitting %s: %w", s.Prefix, err)
 			}
 		}
-		for _, p := range parts {
-			pieces = append(pieces, costed{p, cost(p)})
-			total += cost(p)
+		out := make([]costed, len(parts))
+		for i, p := range parts {
+			out[i] = costed{p, cost(p)}
 		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var total float64
+	for _, p := range pieces {
+		total += p.seconds
 	}
 	if len(pieces) == 0 {
 		return &Packing{JobVCPUs: jobVCPUs, MaxVCPUs: maxVCPUs}, nil
