@@ -9,6 +9,10 @@
 // and more than 50 SubmitJob calls in any second
 // (TooManyRequestsException). It answers DescribeJobQueues and
 // DescribeJobDefinitions too. Tests drive job states with SetStatus.
+//
+// One file on purpose: a fake is allowed only where it is kept in one place,
+// so every rule it enforces can be read, and checked against Batch's, here
+// (the scheduler it drives for whole-archive runs is simulate.go).
 package batchtest
 
 import (

@@ -2,6 +2,10 @@
 // plan file): one listing of the source and of the destination, a work list
 // of what is missing or outdated, a pool of render workers, and a manifest
 // with a summary at the end. It is what 'job run' runs.
+//
+// This file is the run from start to finish (its settings, the pool and
+// the summary); what decides the work is worklist.go, identical sources
+// twins.go.
 package engine
 
 import (

@@ -4,6 +4,9 @@
 // strips disagree with their size, animated GIFs and WebPs, headers that
 // claim huge sizes, multi-picture JPEGs. Pure Go, except WebP, which
 // libvips encodes (vips, from Debian's libvips-tools).
+//
+// One file of generators that share the picture, EXIF and chunk helpers:
+// each is short, and a test finds every kind of file in one place.
 package imagetest
 
 import (

@@ -2,6 +2,10 @@
 // thumbnails with GDAL. It is the only package that talks to GDAL: it reads
 // only the overview level a thumbnail needs, decides bands, stretches
 // non-8-bit data, applies masks and EXIF orientation, and encodes outputs.
+//
+// This file is one image's way through GDAL, from the first bytes to the
+// encoded outputs, read top to bottom; each step's rules are in their own
+// files (bands, level, stretch, pixels, encode, readcache, readplan).
 package render
 
 import (

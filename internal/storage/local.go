@@ -1,3 +1,6 @@
+// Local is the Store of a folder, behaving as a bucket does (see the
+// package's doc): one backend, one file, as s3.go is the other.
+
 package storage
 
 import (

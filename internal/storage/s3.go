@@ -1,3 +1,6 @@
+// S3 is the Store of a bucket (or an S3-compatible server): one backend,
+// one file, as local.go is the other.
+
 package storage
 
 import (
