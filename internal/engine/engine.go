@@ -229,10 +229,7 @@ func Run(stop context.Context, cfg Config) (*Result, error) {
 	defer cancel()
 	// The account: every call so far, and the manifest and summary writes.
 	counts := usage.Counts()
-	counts.Requests.PUT += 2
-	if c.RunID != "" {
-		counts.Requests.PUT++
-	}
+	counts.Requests.PUT += manifest.WritePuts(&sum)
 	c.account(&sum, counts)
 	if err := manifest.Write(writeCtx, c.Dest, c.JobName, stamp, records, &sum); err != nil {
 		return nil, err

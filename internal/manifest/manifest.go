@@ -159,6 +159,16 @@ func Stamp(t time.Time, attempt string) string {
 	return s
 }
 
+// WritePuts is how many writes Write makes for sum: the records, the
+// summary, and the run's copy of it when the job is part of a run. The
+// summary counts them before they are made.
+func WritePuts(sum *Summary) int64 {
+	if sum.Run != "" {
+		return 3
+	}
+	return 2
+}
+
 // Write stores the records (JSON lines) and the summary of a run.
 func Write(ctx context.Context, dest storage.Store, job, stamp string, records []Record, sum *Summary) error {
 	var buf bytes.Buffer
