@@ -60,9 +60,9 @@ func validateSTAC(t *testing.T, docs string) (bool, string) {
 	if _, err := os.Stat(python); err != nil {
 		testenv.Missing(t, python+" (Debian's, with python3-jsonschema)")
 	}
-	schemas := filepath.Join(testenv.ModuleRoot(t), "..", "shared", "stac-schema")
+	schemas := testenv.Shared(t, "stac-schema")
 	if _, err := os.Stat(filepath.Join(schemas, "item.json")); err != nil {
-		testenv.Missing(t, "../shared/stac-schema (the STAC Item JSON schema v1.0.0)")
+		testenv.Missing(t, schemas+" (the STAC Item JSON schema v1.0.0: the shared folder beside the checkout, or set QUICKLOOK_SHARED)")
 	}
 	cmd := exec.Command(python, "testdata/validate_stac.py", schemas)
 	cmd.Stdin = strings.NewReader(docs)

@@ -27,8 +27,19 @@ func Missing(t testing.TB, what string) {
 	t.Skipf("%s is missing; skipping (it is required when CI=true)", what)
 }
 
+// Shared is a path in the shared test data: $QUICKLOOK_SHARED, or the
+// shared folder beside the checkout (as CI lays them out).
+func Shared(t testing.TB, rel ...string) string {
+	t.Helper()
+	base := os.Getenv("QUICKLOOK_SHARED")
+	if base == "" {
+		base = filepath.Join(ModuleRoot(t), "..", "shared")
+	}
+	return filepath.Join(append([]string{base}, rel...)...)
+}
+
 // RealData returns the folder of real-world test imagery: $QUICKLOOK_TESTDATA,
-// or shared/testdata/real beside the checkout.
+// or testdata/real of the shared test data.
 func RealData(t testing.TB) string {
 	t.Helper()
 	if d := os.Getenv("QUICKLOOK_TESTDATA"); d != "" {
@@ -36,10 +47,9 @@ func RealData(t testing.TB) string {
 			return d
 		}
 	}
-	root := ModuleRoot(t)
-	d := filepath.Join(root, "..", "shared", "testdata", "real")
+	d := Shared(t, "testdata", "real")
 	if _, err := os.Stat(filepath.Join(d, "manifest.json")); err != nil {
-		Missing(t, "../shared/testdata/real (real test imagery beside the checkout)")
+		Missing(t, d+" (the real test imagery: the shared folder beside the checkout, or set QUICKLOOK_SHARED)")
 	}
 	return d
 }
@@ -137,7 +147,7 @@ func RenderSeeds(t testing.TB) [][]byte {
 		"hostile/png/its_png_width_zero.png",
 		"hostile/bomb/goximage_tiff_0x0.tiff",
 	} {
-		if b, err := os.ReadFile(filepath.Join(ModuleRoot(t), "..", "shared", "testdata", "real", s)); err == nil && len(b) < 100_000 {
+		if b, err := os.ReadFile(Shared(t, "testdata", "real", s)); err == nil && len(b) < 100_000 {
 			seeds = append(seeds, b)
 		}
 	}
